@@ -1,0 +1,172 @@
+"""The two source documents' experiments: every parity claim, with its tolerance.
+
+Tolerances are norm-wise relative unless named MAPE (percent). The experiments run
+once per dtype per session (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from weightdecay import (
+    BayesExperiment,
+    LinearExperiment,
+    prior_variance,
+    relative_error,
+    run_bayes_experiment,
+    run_linear_experiment,
+)
+
+DTYPES = [torch.float32, torch.float64]
+
+# First seed: final MAPE between scratch and torch (percent).
+LINEAR_MAPE = {torch.float64: 1e-11, torch.float32: 1e-3}
+# Second seed: the prior form against SGD(weight_decay) over the first steps, and all finals.
+PRIOR_STEPS = {torch.float64: 1e-13, torch.float32: 1e-6}
+FINAL = {torch.float64: 1e-12, torch.float32: 1e-5}
+
+
+@pytest.fixture(scope="session", params=DTYPES, ids=str)
+def linear(request: pytest.FixtureRequest) -> LinearExperiment:
+    return run_linear_experiment(dtype=request.param)
+
+
+@pytest.fixture(scope="session", params=DTYPES, ids=str)
+def bayes(request: pytest.FixtureRequest) -> BayesExperiment:
+    return run_bayes_experiment(dtype=request.param)
+
+
+# First source document ----------------------------------------------------------------------
+
+
+def test_copy_makes_predictions_and_loss_identical(linear: LinearExperiment) -> None:
+    assert linear.mape_before_copy > 1.0  # independent random initializations differ
+    assert linear.mape_after_copy == 0.0
+    assert linear.mape_loss_after_copy == 0.0
+
+
+def test_final_mape_below_tolerance(linear: LinearExperiment) -> None:
+    parity = linear.parity()
+    bound = LINEAR_MAPE[linear.dtype]
+    for key in ("mape_predictions", "mape_weight", "mape_bias"):
+        assert parity[key] < bound, (key, parity[key], bound)
+
+
+def test_float64_logs_agree_to_every_printed_digit() -> None:
+    result = run_linear_experiment(dtype=torch.float64)
+    lines = result.scratch.log_lines()
+    assert len(lines) == 16
+    assert lines == result.reference.log_lines()
+
+
+def test_linear_runs_have_the_seeds_shape(linear: LinearExperiment) -> None:
+    assert linear.batch_size == 33 and linear.epochs == 16
+    for run in (linear.scratch, linear.reference):
+        assert len(run.train_loss) == len(run.valid_loss) == 16
+        assert len(run.steps) == 5
+        # Training works: validation error falls every epoch at this learning rate.
+        assert all(b < a for a, b in zip(run.valid_loss, run.valid_loss[1:], strict=False))
+
+
+def test_linear_tracked_steps_agree(linear: LinearExperiment) -> None:
+    bound = 1e-14 if linear.dtype == torch.float64 else 1e-6
+    for a, b in zip(linear.scratch.steps, linear.reference.steps, strict=True):
+        assert relative_error(a, b) < bound
+
+
+def test_decay_shrinks_the_weight_and_not_the_bias_path() -> None:
+    decayed = run_linear_experiment(epochs=4, lambd=1.0)
+    plain = run_linear_experiment(epochs=4, lambd=0.0)
+    norm = torch.linalg.matrix_norm
+    assert norm(decayed.scratch.params["weight"]) < norm(plain.scratch.params["weight"])
+    assert decayed.parity()["mape_predictions"] < 1e-11
+
+
+def test_linear_experiment_is_reproducible() -> None:
+    a, b = run_linear_experiment(epochs=2), run_linear_experiment(epochs=2)
+    assert a.scratch.log_lines() == b.scratch.log_lines()
+    assert torch.equal(a.scratch.final_vector(), b.scratch.final_vector())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"lambd": -0.01}, ValueError, r"lambd must be >= 0, got -0\.01"),
+        ({"lr": 0.0}, ValueError, "lr must be > 0, got 0.0"),
+        ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+        ({"dtype": torch.float16}, ValueError, "dtype must be torch.float32 or torch.float64"),
+        ({"seed": -3}, ValueError, "seed must be >= 0, got -3"),
+    ],
+)
+def test_linear_bad_arguments(
+    kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        run_linear_experiment(**kwargs)  # type: ignore[arg-type]
+
+
+# Second source document ---------------------------------------------------------------------
+
+
+def test_penalty_and_sgd_decay_are_bitwise_identical_for_five_steps(
+    bayes: BayesExperiment,
+) -> None:
+    assert len(bayes.runs["penalty"].steps) == 5
+    assert bayes.step_max_abs("penalty") == [0.0] * 5
+
+
+def test_prior_form_tracks_sgd_decay_for_five_steps(bayes: BayesExperiment) -> None:
+    differences = bayes.step_differences("prior")
+    assert len(differences) == 5
+    assert max(differences) < PRIOR_STEPS[bayes.dtype]
+
+
+@pytest.mark.parametrize(
+    ("form", "reference"), [("penalty", "sgd"), ("prior", "sgd"), ("prior", "penalty")]
+)
+def test_final_parameters_agree(bayes: BayesExperiment, form: str, reference: str) -> None:
+    assert bayes.final_difference(form, reference) < FINAL[bayes.dtype]
+
+
+def test_bayes_setting_is_the_seconds(bayes: BayesExperiment) -> None:
+    assert bayes.n_terms == 60 and bayes.epochs == 1000
+    assert math.isclose(bayes.tau, prior_variance(0.01, 60), rel_tol=0)
+    for run in bayes.runs.values():
+        assert len(run.train_loss) == 1000
+        assert run.predictions.shape == (100, 1)
+        assert run.elapsed > 0
+
+
+def test_decay_changes_the_solution(bayes: BayesExperiment) -> None:
+    # An oracle for "decay does something": the same run without decay ends elsewhere, larger.
+    plain = run_bayes_experiment(
+        dtype=bayes.dtype, epochs=1000, weight_decay=1e-12, forms=("sgd",)
+    ).runs["sgd"]
+    decayed = bayes.runs["sgd"]
+    assert relative_error(decayed.final_vector(), plain.final_vector()) > 1e-3
+    assert torch.linalg.vector_norm(decayed.final_vector()) < torch.linalg.vector_norm(
+        plain.final_vector()
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"weight_decay": 0.0}, ValueError, "weight_decay must be > 0, got 0.0"),
+        ({"lr": -1.0}, ValueError, r"lr must be > 0, got -1\.0"),
+        ({"forms": ("sgd", "adam")}, ValueError, "form must be one of"),
+        ({"forms": ()}, ValueError, "forms must name at least one form"),
+        ({"forms": ("sgd", "sgd")}, ValueError, "must not repeat"),
+        ({"grid_points": 1}, ValueError, "grid_points must be >= 2, got 1"),
+        ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
+    ],
+)
+def test_bayes_bad_arguments(
+    kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        run_bayes_experiment(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,79 @@
+r"""Weight decay (L2 regularization) in PyTorch, derived, built from scratch and checked.
+
+The package is split by mathematical idea:
+
+* `weightdecay.penalty`: the L2 penalty and its gradient;
+* `weightdecay.prior`: the Gaussian prior it corresponds to, and the map
+  $\tau = 1/(N\lambda)$;
+* `weightdecay.likelihood`: the noise model under which the MSE is a likelihood;
+* `weightdecay.ridge`: the map to scikit-learn's `Ridge`;
+* `weightdecay.metrics`: parity measures;
+* `weightdecay.data`, `weightdecay.models`, `weightdecay.experiments`: the two
+  source documents' data, models and experiments.
+"""
+
+from weightdecay.data import (
+    ClusterData,
+    RegressionSplit,
+    cluster_inputs,
+    featurize,
+    make_clusters,
+    make_regression_split,
+)
+from weightdecay.experiments import (
+    BayesExperiment,
+    LinearExperiment,
+    TrainingRun,
+    run_bayes_experiment,
+    run_linear_experiment,
+)
+from weightdecay.likelihood import MSE_NOISE_VARIANCE, gaussian_nll
+from weightdecay.metrics import flatten, mape, max_abs_diff, mse, relative_error
+from weightdecay.models import Net, ScratchLinearRegression, TorchLinearRegression
+from weightdecay.penalty import l2_penalty, l2_penalty_grad, squared_norm
+from weightdecay.prior import (
+    decay_from_variance,
+    gaussian_log_prior,
+    log_prior_constant,
+    prior_precision,
+    prior_variance,
+    scaled_negative_log_prior,
+)
+from weightdecay.ridge import decay_from_ridge_alpha, ridge_alpha
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MSE_NOISE_VARIANCE",
+    "BayesExperiment",
+    "ClusterData",
+    "LinearExperiment",
+    "Net",
+    "RegressionSplit",
+    "ScratchLinearRegression",
+    "TorchLinearRegression",
+    "TrainingRun",
+    "cluster_inputs",
+    "decay_from_ridge_alpha",
+    "decay_from_variance",
+    "featurize",
+    "flatten",
+    "gaussian_log_prior",
+    "gaussian_nll",
+    "l2_penalty",
+    "l2_penalty_grad",
+    "log_prior_constant",
+    "make_clusters",
+    "make_regression_split",
+    "mape",
+    "max_abs_diff",
+    "mse",
+    "prior_precision",
+    "prior_variance",
+    "relative_error",
+    "ridge_alpha",
+    "run_bayes_experiment",
+    "run_linear_experiment",
+    "scaled_negative_log_prior",
+    "squared_norm",
+]

@@ -1,0 +1,14 @@
+"""One seeded entry point per experiment of the source documents."""
+
+from weightdecay.experiments.bayes import FORMS, BayesExperiment, run_bayes_experiment
+from weightdecay.experiments.linear import LinearExperiment, run_linear_experiment
+from weightdecay.experiments.result import TrainingRun
+
+__all__ = [
+    "FORMS",
+    "BayesExperiment",
+    "LinearExperiment",
+    "TrainingRun",
+    "run_bayes_experiment",
+    "run_linear_experiment",
+]
