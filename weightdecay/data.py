@@ -43,6 +43,13 @@ class RegressionSplit:
         The true coefficients, shape (n_features, n_targets).
     seed : int
         The seed the split was built from.
+
+    Examples
+    --------
+    >>> from weightdecay import make_regression_split
+    >>> split = make_regression_split(seed=0)
+    >>> split.n_train, split.n_features, split.n_targets
+    (100, 6, 3)
     """
 
     x_train: Tensor
@@ -248,6 +255,13 @@ class ClusterData:
         The noise standard deviation.
     seed : int
         The seed the set was built from.
+
+    Examples
+    --------
+    >>> from weightdecay import make_clusters
+    >>> data = make_clusters(seed=0)
+    >>> data.n, data.noise_std
+    (60, 0.5)
     """
 
     x: Tensor

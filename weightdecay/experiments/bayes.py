@@ -183,6 +183,13 @@ class BayesExperiment:
         The inputs the predictions are made on.
     runs : dict of str to TrainingRun
         One run per form.
+
+    Examples
+    --------
+    >>> from weightdecay import run_bayes_experiment
+    >>> result = run_bayes_experiment(epochs=3, forms=("sgd", "prior"))
+    >>> list(result.runs), result.init.shape
+    (['sgd', 'prior'], torch.Size([261]))
     """
 
     data: ClusterData

@@ -61,6 +61,13 @@ class TrainingRun:
         The trained model's predictions on the experiment's evaluation inputs.
     elapsed : float
         Wall-clock seconds spent in the training loop.
+
+    Examples
+    --------
+    >>> from weightdecay import run_linear_experiment
+    >>> run = run_linear_experiment(epochs=2).scratch
+    >>> run.name, len(run.train_loss), len(run.valid_loss), sorted(run.params)
+    ('scratch', 2, 2, ['bias', 'weight'])
     """
 
     name: str
