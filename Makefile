@@ -1,6 +1,7 @@
 # Every target runs inside .venv, created and installed on first use from the pinned
-# versions in constraints.txt. A second run reuses it: the stamp file is only rebuilt
-# when pyproject.toml or constraints.txt change.
+# versions in constraints.txt (Python) and package-lock.json (MathJax and the search
+# shim, from npm). A second run reuses both: the stamp files are only rebuilt when
+# pyproject.toml, constraints.txt or the npm manifests change.
 
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -8,9 +9,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := test
+NODE_STAMP := node_modules/.installed
+EXTRAS := test,docs
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help install lint typecheck test clean lock
+.PHONY: help install lint typecheck test docs serve clean lock
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,7 +26,11 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv (if missing) and install the package with pinned dependencies
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP) ## Create .venv (if missing) and install pinned Python and npm packages
 
 lint: install ## ruff: lint and formatting
 	$(BIN)/ruff check .
@@ -32,10 +39,16 @@ lint: install ## ruff: lint and formatting
 typecheck: install ## mypy (strict) on the package and the tests
 	$(BIN)/mypy
 
-test: lint typecheck ## The one gate: lint, types, then every test and doctest
+test: lint typecheck ## The one gate: lint, types, then every test and doctest (builds the site once)
 	$(BIN)/python -m pytest
 
-lock: ## Re-resolve the newest allowed versions into constraints.txt (needs the registry)
+docs: install ## Execute every page against the package and build site/ (strict)
+	$(BIN)/mkdocs build --strict
+
+serve: install ## Serve the site with live reload; edits to docs/ or weightdecay/ rebuild it
+	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
+lock: ## Re-resolve the newest allowed Python versions into constraints.txt (needs the registry)
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
@@ -44,6 +57,6 @@ lock: ## Re-resolve the newest allowed versions into constraints.txt (needs the 
 		| sed 's/+cpu$$//' | grep -v '^weightdecay' > constraints.txt
 	rm -rf .lock-venv
 
-clean: ## Remove the virtual environment, caches and build output
-	rm -rf $(VENV) .lock-venv site build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean: ## Remove the environments, caches and the built site
+	rm -rf $(VENV) .lock-venv node_modules site build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -21,6 +21,8 @@ from weightdecay.data import (
     make_regression_split,
 )
 from weightdecay.experiments import (
+    FORM_LABELS,
+    FORMS,
     BayesExperiment,
     LinearExperiment,
     TrainingRun,
@@ -44,6 +46,8 @@ from weightdecay.ridge import decay_from_ridge_alpha, ridge_alpha
 __version__ = "0.1.0"
 
 __all__ = [
+    "FORMS",
+    "FORM_LABELS",
     "MSE_NOISE_VARIANCE",
     "BayesExperiment",
     "ClusterData",

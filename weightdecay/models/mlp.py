@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from weightdecay._checks import check_count, check_dtype
 
@@ -80,6 +80,59 @@ class Net(nn.Sequential):
                 layers = _layers(widths)
         super().__init__(*layers)
         self.to(dtype)
+
+    def dead_units(self, inputs: Tensor) -> list[int]:
+        """Count the hidden ReLU units that output zero on every one of `inputs`.
+
+        A unit whose pre-activation is negative for all training inputs passes no
+        gradient back and, under plain gradient descent on that data, stays dead.
+
+        Parameters
+        ----------
+        inputs : Tensor
+            Shape (m, in_features), the network's dtype.
+
+        Returns
+        -------
+        list of int
+            One count per hidden layer.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `inputs` is not a 2-d tensor of the right width and dtype.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from weightdecay import Net
+        >>> net = Net(seed=0, dtype=torch.float64)
+        >>> x = torch.randn(50, 2, dtype=torch.float64)
+        >>> len(net.dead_units(x))
+        3
+        >>> with torch.no_grad():
+        ...     _ = net[0].bias.fill_(-1e6)  # every first-layer unit switched off
+        >>> net.dead_units(x)[0]
+        10
+        """
+        first = self[0]
+        assert isinstance(first, nn.Linear)
+        if not isinstance(inputs, Tensor) or inputs.ndim != 2:
+            raise TypeError(f"inputs must be a 2-d torch.Tensor, got {inputs!r:.60}")
+        if inputs.shape[1] != first.in_features:
+            raise ValueError(
+                f"inputs must have {first.in_features} columns, got {inputs.shape[1]}"
+            )
+        if inputs.dtype != first.weight.dtype:
+            raise TypeError(f"inputs must have dtype {first.weight.dtype}, got {inputs.dtype}")
+        counts = []
+        h = inputs
+        with torch.no_grad():
+            for layer in self:
+                h = layer(h)
+                if isinstance(layer, nn.ReLU):
+                    counts.append(int((h.amax(dim=0) == 0).sum()))
+        return counts
 
 
 def _layers(widths: list[int]) -> list[nn.Module]:

@@ -1,0 +1,29 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Environment
+#
+# The numbers on this site were computed while it was built, in the process below. The
+# parity figures do not depend on the machine beyond rounding; the elapsed times do.
+# Every random draw is seeded, so another build with the same versions prints the same
+# figures (the times aside).
+
+# %%
+from IPython.display import Markdown
+
+from weightdecay.environment import describe
+
+info = describe()
+Markdown(
+    "\n".join(["| | |", "| --- | --- |", *(f"| {key} | {value} |" for key, value in info.items())])
+)

@@ -1,0 +1,99 @@
+"""Helpers for the site tests: building, serving and executing pages."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from weightdecay.report import TIMING_PREFIX
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.py"))
+MKDOCS = Path(sys.executable).parent / "mkdocs"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def mkdocs_build(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``mkdocs build --strict`` on `config` into `site_dir`, capturing its output."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run(
+        [str(MKDOCS), "build", "--strict", "-f", str(config), "-d", str(site_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve `directory` on 127.0.0.1 at a free port; yield the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+_SECONDS = re.compile(r"\d+\.\d{3} s\b")
+_TIMING_SENTENCE = re.compile(re.escape(TIMING_PREFIX) + r"[^\n]*")
+
+
+def mask_timings(text: str) -> str:
+    """Replace wall-clock figures (``1.234 s``) and timing sentences by placeholders."""
+    return _TIMING_SENTENCE.sub("<timing sentence>", _SECONDS.sub("<seconds>", text))
+
+
+def execute_page(path: str) -> list[list[dict[str, str]]]:
+    """Execute one py:percent page with nbclient; return each code cell's outputs.
+
+    Each output becomes a dict of MIME type (or ``stream``) to text, with timings masked.
+    """
+    import jupytext
+    import nbclient
+
+    notebook = jupytext.read(path)
+    nbclient.NotebookClient(
+        notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                outputs.append({"stream": mask_timings(output.text)})
+            elif "data" in output:
+                outputs.append({k: mask_timings(str(v)) for k, v in output.data.items()})
+        cells.append(outputs)
+    return cells

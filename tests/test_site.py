@@ -1,0 +1,206 @@
+"""The documentation site: strict build, offline assets, a browser pass over every page.
+
+The site is built once per session (`mkdocs build --strict`, every page executed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+import yaml
+
+from tests.site_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PAGES,
+    ROOT,
+    execute_page,
+    mask_timings,
+    mkdocs_build,
+    serve,
+)
+
+HTML_PAGES = ["index", "from-scratch", "bayesian", "notation", "api", "references", "environment"]
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The built site and the build's log."""
+    site_dir = tmp_path_factory.mktemp("site")
+    result = mkdocs_build(ROOT / "mkdocs.yml", site_dir)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-5000:]
+    return site_dir, log
+
+
+def test_every_page_is_built(site: tuple[Path, str]) -> None:
+    site_dir, _ = site
+    for name in HTML_PAGES:
+        assert (site_dir / f"{name}.html").is_file(), name
+
+
+def test_build_reports_each_executed_page_and_its_time(site: tuple[Path, str]) -> None:
+    _, log = site
+    for page in PAGES:
+        assert re.search(rf"executed {re.escape(page.name)} in \d+\.\d s", log), page.name
+    assert "WARNING" not in log.replace("[IPKernelApp] WARNING | Kernel is running over TCP", "")
+
+
+def test_sources_are_downloadable(site: tuple[Path, str]) -> None:
+    site_dir, _ = site
+    for page in PAGES:
+        assert (site_dir / page.name).read_text() == page.read_text()
+        html = (site_dir / page.with_suffix(".html").name).read_text()
+        assert f'href="{page.name}"' in html, f"no download link to {page.name}"
+
+
+def test_no_cdn_and_local_mathjax(site: tuple[Path, str]) -> None:
+    site_dir, _ = site
+    assert (site_dir / "assets/mathjax/tex-svg-full.js").stat().st_size > 1_000_000
+    assert (site_dir / "assets/iframe-worker/shim.js").is_file()
+    pattern = re.compile(r'<(?:script|link)[^>]+(?:src|href)="(https?:)?//', re.I)
+    for html in site_dir.glob("*.html"):
+        text = html.read_text()
+        assert not pattern.search(text), f"{html.name} loads a remote script or stylesheet"
+        assert "cdnjs" not in text and "unpkg" not in text and "jsdelivr" not in text, html.name
+        assert "MathJax.Hub.Config" not in text, f"{html.name} still carries a MathJax 2 config"
+
+
+def test_failing_assertion_fails_the_build(tmp_path: Path) -> None:
+    """A page whose assertion fails stops the build, naming the page and the cell."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copytree(ROOT / "docs" / "javascripts", docs / "javascripts")
+    (docs / "broken.py").write_text(
+        "# %% [markdown]\n# # A broken page\n\n# %%\nvalue = 1 + 1\n\n"
+        "# %%\nassert value == 3, 'deliberately broken claim'\n"
+    )
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config.update(
+        docs_dir=str(docs),
+        nav=[{"Broken": "broken.py"}],
+        hooks=[str(ROOT / "hooks" / "site.py")],
+    )
+    config.pop("watch", None)
+    config_path = tmp_path / "mkdocs.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    result = mkdocs_build(config_path, tmp_path / "site")
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "broken.py" in log
+    assert "assert value == 3" in log and "deliberately broken claim" in log
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_outputs_are_reproducible(page: Path) -> None:
+    """Two executions print the same outputs once wall-clock timings are masked."""
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(execute_page, [str(page), str(page)])
+    assert len(first) == len(second) > 0
+    for index, (a, b) in enumerate(zip(first, second, strict=True)):
+        assert a == b, f"{page.name}, code cell {index} printed different outputs"
+
+
+def test_mask_timings() -> None:
+    assert mask_timings("took 0.512 s and 12.000 s") == "took <seconds> and <seconds>"
+    assert mask_timings("In this build, x was 2.0 times y.\nnext") == "<timing sentence>\nnext"
+    assert mask_timings("1e-12 and 0.5 s") == "1e-12 and 0.5 s"
+
+
+# The browser pass -------------------------------------------------------------------------
+
+RAW_MATH = re.compile(r"\$[^$\s][^$]*\$|\\\(|\\\[")
+
+_VISIBLE_TEXT_WITHOUT_CODE = """() => {
+  const root = document.querySelector('article') || document.body;
+  const clone = root.cloneNode(true);
+  clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight, textarea')
+       .forEach(node => node.remove());
+  return clone.textContent;
+}"""
+
+_IMAGES = """() => Array.from(document.querySelectorAll('article img')).map(img => ({
+  src: img.src.slice(0, 60), complete: img.complete, width: img.naturalWidth
+}))"""
+
+
+def _has_math(name: str) -> bool:
+    """Whether a page's source writes math (the API page gets it from the docstrings)."""
+    sources = [ROOT / "docs" / f"{name}{suffix}" for suffix in (".md", ".py")]
+    text = "".join(path.read_text() for path in sources if path.exists())
+    return name == "api" or "$" in text
+
+
+def _browser() -> object:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    return sync_playwright()
+
+
+def test_every_page_in_a_browser(site: tuple[Path, str]) -> None:
+    """Math typeset, figures loaded, no console errors, nothing fetched from elsewhere."""
+    site_dir, _ = site
+    manager = _browser()
+    with serve(site_dir) as base, manager as playwright:  # type: ignore[attr-defined]
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors: list[str] = []
+        foreign: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        host = urlparse(base).netloc
+
+        def record(request: object) -> None:
+            url = request.url  # type: ignore[attr-defined]
+            if not url.startswith("data:") and urlparse(url).netloc != host:
+                foreign.append(url)
+
+        page.on("request", record)
+        figures = 0
+        for name in HTML_PAGES:
+            page.goto(f"{base}{name}.html", wait_until="networkidle")
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+            )
+            page.evaluate("() => MathJax.startup.promise")
+            if _has_math(name):
+                assert page.locator("mjx-container").count() > 0, f"{name}: no typeset math"
+            leftover = RAW_MATH.findall(page.evaluate(_VISIBLE_TEXT_WITHOUT_CODE))
+            assert not leftover, f"{name}: raw math left in the prose: {leftover[:3]}"
+            for image in page.evaluate(_IMAGES):
+                assert image["complete"] and image["width"] > 0, f"{name}: broken image {image}"
+                figures += 1
+            for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"):
+                parsed = urlparse(href)
+                if parsed.netloc == host and parsed.path.endswith((".html", ".py")):
+                    target = site_dir / unquote(parsed.path).lstrip("/")
+                    assert target.is_file(), f"{name}: link to missing {parsed.path}"
+            assert not errors, f"{name}: console errors {errors}"
+            assert not foreign, f"{name}: requests to other hosts {foreign}"
+        assert figures >= 5
+        browser.close()
+
+
+def test_site_opened_from_disk(site: tuple[Path, str]) -> None:
+    """The offline build works from file://: math typesets and nothing leaves the machine."""
+    site_dir, _ = site
+    manager = _browser()
+    with manager as playwright:  # type: ignore[attr-defined]
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        remote: list[str] = []
+        page.on("request", lambda r: remote.append(r.url) if r.url.startswith("http") else None)
+        page.goto((site_dir / "bayesian.html").as_uri())
+        page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 10")
+        assert not remote, remote
+        browser.close()

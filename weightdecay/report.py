@@ -1,0 +1,307 @@
+"""Parity checks: each measured figure with its tolerance, ready to print and assert.
+
+The pages of the site, the home page's headline table and the tests all take their
+tolerances from `TOLERANCES`, so a claim is stated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+from weightdecay.experiments.bayes import BayesExperiment
+from weightdecay.experiments.linear import LinearExperiment
+from weightdecay.metrics import relative_error
+
+__all__ = [
+    "TIMING_PREFIX",
+    "TOLERANCES",
+    "ParityCheck",
+    "assert_checks",
+    "bayes_checks",
+    "checks_table",
+    "format_seconds",
+    "format_value",
+    "linear_checks",
+]
+
+TOLERANCES: dict[str, dict[torch.dtype, float]] = {
+    # First source: final MAPE (percent) between scratch and torch, predictions/weight/bias.
+    "linear_mape": {torch.float64: 1e-11, torch.float32: 1e-3},
+    # First source: parameters after each tracked step (norm-wise relative, the largest).
+    "linear_steps": {torch.float64: 1e-13, torch.float32: 1e-6},
+    # Second source: Gaussian-prior form against SGD(weight_decay) over the first steps
+    # (norm-wise relative, the largest over the tracked steps).
+    "prior_steps": {torch.float64: 1e-13, torch.float32: 1e-6},
+    # Second source: any two forms' final parameters after all epochs (norm-wise relative).
+    "final": {torch.float64: 1e-12, torch.float32: 1e-5},
+}
+"""Tolerances of the parity claims, by claim and dtype."""
+
+
+@dataclass(frozen=True)
+class ParityCheck:
+    """One measured parity figure and the bound it must meet.
+
+    Attributes
+    ----------
+    experiment : str
+        Which experiment it comes from.
+    quantity : str
+        What is compared, and by which measure.
+    dtype : str
+        "float32" or "float64".
+    value : float
+        The measured figure.
+    tolerance : float
+        The bound; with `exact` the value must equal it, otherwise be below it.
+    exact : bool, default False
+        True for claims of exact equality (bitwise, or a MAPE of exactly 0.0).
+
+    Examples
+    --------
+    >>> from weightdecay.report import ParityCheck
+    >>> ParityCheck("demo", "relative error", "float64", 3e-16, 1e-12).holds
+    True
+    >>> ParityCheck("demo", "max |difference|", "float64", 1e-17, 0.0, exact=True).holds
+    False
+    """
+
+    experiment: str
+    quantity: str
+    dtype: str
+    value: float
+    tolerance: float
+    exact: bool = False
+
+    @property
+    def holds(self) -> bool:
+        """Whether the measured value meets the bound."""
+        return self.value == self.tolerance if self.exact else self.value < self.tolerance
+
+    @property
+    def bound(self) -> str:
+        """The bound as printed: ``= 0`` or ``< 1e-12``."""
+        return f"= {format_value(self.tolerance)}" if self.exact else f"< {self.tolerance:.0e}"
+
+
+def format_value(value: float) -> str:
+    """Print a parity figure: ``0`` when exactly zero, else three significant digits.
+
+    Parameters
+    ----------
+    value : float
+        The figure.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from weightdecay.report import format_value
+    >>> format_value(0.0), format_value(6.347e-14)
+    ('0', '6.35e-14')
+    """
+    return "0" if value == 0 else f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
+
+
+TIMING_PREFIX = "In this build,"
+"""Opening words of a sentence whose content depends on wall-clock timings.
+
+Reproducibility checks mask such sentences, and every `format_seconds` output, when
+they compare two executions of a page.
+"""
+
+
+def format_seconds(seconds: float) -> str:
+    """Print a wall-clock time as ``1.234 s`` (the form that reproducibility checks mask).
+
+    Parameters
+    ----------
+    seconds : float
+        A duration.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from weightdecay.report import format_seconds
+    >>> format_seconds(0.5)
+    '0.500 s'
+    """
+    return f"{seconds:.3f} s"
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def linear_checks(result: LinearExperiment) -> list[ParityCheck]:
+    """The first source's parity claims, measured on one `run_linear_experiment` result.
+
+    Parameters
+    ----------
+    result : LinearExperiment
+
+    Returns
+    -------
+    list of ParityCheck
+        MAPE after copying parameters (exactly 0), final MAPE of predictions,
+        weight and bias, and (float64 only) the number of differing log lines (0).
+
+    Examples
+    --------
+    >>> from weightdecay import run_linear_experiment
+    >>> from weightdecay.report import linear_checks
+    >>> checks = linear_checks(run_linear_experiment(epochs=2))
+    >>> len(checks), all(check.holds for check in checks)
+    (7, True)
+    """
+    dtype, name = result.dtype, "from scratch vs torch.nn"
+    bound = TOLERANCES["linear_mape"][dtype]
+    parity = result.parity()
+    checks = [
+        ParityCheck(name, "MAPE of predictions after copy_params (%)", _name(dtype),
+                    result.mape_after_copy, 0.0, exact=True),
+        ParityCheck(name, "MAPE of validation loss after copy_params (%)", _name(dtype),
+                    result.mape_loss_after_copy, 0.0, exact=True),
+        ParityCheck(name, "MAPE of validation predictions after training (%)", _name(dtype),
+                    parity["mape_predictions"], bound),
+        ParityCheck(name, "MAPE of the weight after training (%)", _name(dtype),
+                    parity["mape_weight"], bound),
+        ParityCheck(name, "MAPE of the bias after training (%)", _name(dtype),
+                    parity["mape_bias"], bound),
+    ]  # fmt: skip
+    if dtype == torch.float64:
+        scratch, torch_log = result.scratch.log_lines(), result.reference.log_lines()
+        differing = sum(a != b for a, b in zip(scratch, torch_log, strict=True))
+        checks.append(
+            ParityCheck(name, "epoch-log lines that differ (of "
+                        f"{len(scratch)}, 4 decimals)", _name(dtype), differing, 0.0, exact=True)
+        )  # fmt: skip
+    checks.append(
+        ParityCheck(name, "tracked first steps, largest relative error", _name(dtype),
+                    max(_step_errors(result)), TOLERANCES["linear_steps"][dtype])
+    )  # fmt: skip
+    return checks
+
+
+def _step_errors(result: LinearExperiment) -> list[float]:
+    pairs = zip(result.scratch.steps, result.reference.steps, strict=True)
+    return [relative_error(a, b) for a, b in pairs]
+
+
+def bayes_checks(result: BayesExperiment) -> list[ParityCheck]:
+    """The second source's parity claims, measured on one `run_bayes_experiment` result.
+
+    Parameters
+    ----------
+    result : BayesExperiment
+        A result holding all three forms.
+
+    Returns
+    -------
+    list of ParityCheck
+        Penalty-in-loss against ``SGD(weight_decay)`` bitwise over the tracked
+        steps; the prior form against it within ``TOLERANCES["prior_steps"]``;
+        every pair of final parameter vectors within ``TOLERANCES["final"]``.
+
+    Raises
+    ------
+    ValueError
+        If `result` lacks one of the three forms.
+
+    Examples
+    --------
+    >>> from weightdecay import run_bayes_experiment
+    >>> from weightdecay.report import bayes_checks
+    >>> checks = bayes_checks(run_bayes_experiment(epochs=20))
+    >>> len(checks), all(check.holds for check in checks)
+    (5, True)
+    """
+    missing = {"penalty", "sgd", "prior"} - set(result.runs)
+    if missing:
+        raise ValueError(f"result must hold all three forms; missing {sorted(missing)}")
+    dtype, name = result.dtype, "penalty / SGD / prior"
+    steps = len(result.runs["sgd"].steps)
+    final = TOLERANCES["final"][dtype]
+    return [
+        ParityCheck(name, f"penalty vs SGD(weight_decay): max abs difference, first {steps} "
+                    "steps", _name(dtype), max(result.step_max_abs("penalty")), 0.0, exact=True),
+        ParityCheck(name, f"prior vs SGD(weight_decay): relative error, first {steps} steps",
+                    _name(dtype), max(result.step_differences("prior")),
+                    TOLERANCES["prior_steps"][dtype]),
+        ParityCheck(name, f"penalty vs SGD(weight_decay): final parameters, {result.epochs} "
+                    "epochs", _name(dtype), result.final_difference("penalty"), final),
+        ParityCheck(name, f"prior vs SGD(weight_decay): final parameters, {result.epochs} "
+                    "epochs", _name(dtype), result.final_difference("prior"), final),
+        ParityCheck(name, f"prior vs penalty: final parameters, {result.epochs} epochs",
+                    _name(dtype), result.final_difference("prior", "penalty"), final),
+    ]  # fmt: skip
+
+
+def checks_table(checks: Iterable[ParityCheck]) -> str:
+    """A Markdown table of checks: experiment, quantity, dtype, measured, bound, verdict.
+
+    Parameters
+    ----------
+    checks : iterable of ParityCheck
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from weightdecay.report import ParityCheck, checks_table
+    >>> print(checks_table([ParityCheck("demo", "relative error", "float64", 2e-16, 1e-12)]))
+    | experiment | quantity | dtype | measured | bound | holds |
+    | --- | --- | --- | --- | --- | --- |
+    | demo | relative error | float64 | 2.00e-16 | < 1e-12 | yes |
+    """
+    lines = [
+        "| experiment | quantity | dtype | measured | bound | holds |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for c in checks:
+        verdict = "yes" if c.holds else "**NO**"
+        lines.append(
+            f"| {c.experiment} | {c.quantity} | {c.dtype} | {format_value(c.value)} "
+            f"| {c.bound} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def assert_checks(checks: Iterable[ParityCheck]) -> None:
+    """Raise if any check fails, naming every failing one.
+
+    Parameters
+    ----------
+    checks : iterable of ParityCheck
+
+    Raises
+    ------
+    AssertionError
+        Listing each failing check with its value and bound.
+
+    Examples
+    --------
+    >>> from weightdecay.report import ParityCheck, assert_checks
+    >>> assert_checks([ParityCheck("demo", "relative error", "float64", 2e-16, 1e-12)])
+    >>> assert_checks([ParityCheck("demo", "relative error", "float64", 2e-6, 1e-12)])
+    Traceback (most recent call last):
+    ...
+    AssertionError: 1 parity check(s) failed: demo / relative error / float64: 2.00e-06 not < 1e-12
+    """
+    failed = [c for c in checks if not c.holds]
+    if failed:
+        described = "; ".join(
+            f"{c.experiment} / {c.quantity} / {c.dtype}: {format_value(c.value)} not {c.bound}"
+            for c in failed
+        )
+        raise AssertionError(f"{len(failed)} parity check(s) failed: {described}")
