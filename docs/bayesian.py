@@ -19,7 +19,11 @@
 # $\frac{\lambda}{2}\lVert\theta\rVert^2$ to the loss, and both are maximum a posteriori
 # (MAP) estimation under a Gaussian prior. This page derives the second claim with
 # every step justified, says under which conditions it holds, and repeats the post's
-# experiment with seeds, in float32 and float64.
+# experiment with seeds, in float32 and float64. (The post accompanies the authors'
+# paper on informative priors for transfer learning,
+# [Harvey, Petrov and Hughes, 2024](references.html#harvey2024); the standard textbook
+# treatment of the Gaussian prior as a quadratic regularizer is
+# [Bishop, 2006, §3.3 and §5.5](references.html#bishop2006).)
 #
 # Three points where this page departs from the post:
 #

@@ -21,6 +21,10 @@
 # `weight_decay` argument. Everything runs in float64, as in the source, and again in
 # float32 to see what the claims become at single precision.
 #
+# The same construction is the subject of the weight-decay chapter of *Dive into Deep
+# Learning* ([Zhang et al.](references.html#d2l)), which also derives the penalty's
+# gradient; here the model has several outputs, so the loss averages over a matrix.
+#
 # What changes from the source: the data set is seeded (the source draws its bias with
 # an unseeded `random.random()` and passes no seed to scikit-learn), the derivation
 # states the bias's gradient too, and every comparison is asserted.
@@ -32,8 +36,8 @@
 # settings: 10,100 rows, 6 features of which 5 are informative, 3 targets, Gaussian
 # noise of standard deviation 1 and a bias drawn uniformly from $[0, 1)$, here from the
 # seed. The first 100 rows train; the other 10,000 validate. With
-# $X \in \mathbb{R}^{m\times n}$ and $Y \in \mathbb{R}^{m\times k}$: $n = 6$, $k = 3$,
-# $m = 100$ for training.
+# $X \in \mathbb{R}^{m\times d}$ and $Y \in \mathbb{R}^{m\times k}$: $d = 6$ features, $k = 3$ outputs,
+# and $m = n = 100$ rows when the whole training set is one batch.
 
 # %%
 import inspect
@@ -55,13 +59,13 @@ print(f"bias drawn from the seed: {split.bias:.6f}")
 # ## The objective
 #
 # The model predicts $\hat Y = XW + \mathbf{1}b^\top$ with weights
-# $W \in \mathbb{R}^{n\times k}$ and bias $b \in \mathbb{R}^{k}$. The data loss is the
+# $W \in \mathbb{R}^{d\times k}$ and bias $b \in \mathbb{R}^{k}$. The data loss is the
 # mean squared error over all $mk$ entries of a batch, and the objective adds the
 # penalty on the weights only:
 #
 # $$J(W, b) = L(W, b) + \frac{\lambda}{2}\lVert W\rVert_F^2, \qquad
 # L(W, b) = \frac{1}{mk}\sum_{i=1}^{m}\sum_{j=1}^{k}\big(\hat y_{ij} - y_{ij}\big)^2,
-# \qquad \lVert W\rVert_F^2 = \sum_{p=1}^{n}\sum_{q=1}^{k} w_{pq}^2 .$$
+# \qquad \lVert W\rVert_F^2 = \sum_{p=1}^{d}\sum_{q=1}^{k} w_{pq}^2 .$$
 #
 # $J$ is what training minimizes; $L$ alone is what the logs and the validation figures
 # report, since the penalty says nothing about how well the model predicts.
@@ -70,7 +74,7 @@ print(f"bias drawn from the seed: {split.bias:.6f}")
 # ## The gradient, one step at a time
 #
 # **Prediction.** Entry $(i, j)$ of $\hat Y$ is
-# $\hat y_{ij} = \sum_{p=1}^{n} x_{ip} w_{pj} + b_j$, so
+# $\hat y_{ij} = \sum_{p=1}^{d} x_{ip} w_{pj} + b_j$, so
 # $\partial \hat y_{ij}/\partial w_{pq} = x_{ip}$ when $j = q$ and $0$ otherwise, and
 # $\partial \hat y_{ij}/\partial b_q = 1$ when $j = q$ and $0$ otherwise.
 #
@@ -140,7 +144,7 @@ assert err_w < 1e-14 and err_b < 1e-14
 # flat prior on it. The source's `torch.nn` twin gets this behaviour from two parameter
 # groups: `weight_decay` on the weight's group, none on the bias's
 # (`TorchLinearRegression.sgd`). Note the orientation: `nn.Linear` stores the
-# $k\times n$ matrix $W^\top$, which `copy_params` transposes.
+# $k\times d$ matrix $W^\top$, which `copy_params` transposes.
 
 # %% [markdown]
 # ## Two models from one starting point

@@ -19,18 +19,25 @@
 # $\theta \leftarrow \theta - \eta\big(\nabla L(\theta) + \lambda\theta\big)
 # = (1 - \eta\lambda)\,\theta - \eta\nabla L(\theta)$:
 # before the data moves the parameters, every step multiplies them by $1 - \eta\lambda$.
-# They decay geometrically towards zero unless the data holds them up; hence the name.
+# They decay geometrically towards zero unless the data holds them up; hence the name
+# ([Krogh and Hertz, 1992](references.html#krogh1992)).
 # PyTorch's `torch.optim.SGD(weight_decay=λ)` applies exactly this by adding $\lambda\theta$
 # to the gradient inside the optimizer, with no penalty term in the loss.
 #
 # Why it helps: a model with smaller weights changes less when its input changes, so
-# decay trades a little training fit for lower variance. For a linear model the
-# penalized least-squares problem is ridge regression, with a closed-form solution. In
+# decay trades a little training fit for lower variance
+# ([Goodfellow, Bengio and Courville, 2016, §7.1.1](references.html#goodfellow2016)).
+# For a linear model the penalized least-squares problem is ridge regression, with a
+# closed-form solution ([Hoerl and Kennard, 1970](references.html#hoerl1970)). In
 # probabilistic terms, minimizing a mean negative log-likelihood plus the penalty is
 # maximum a posteriori estimation under a Gaussian prior $\mathcal{N}(0, \tau I)$ with
-# *variance* $\tau = 1/(N\lambda)$, where $N$ counts the terms the loss averages over;
-# for the mean squared error this reading also assumes Gaussian noise of variance
-# $1/2$.
+# *variance* $\tau = 1/(N\lambda)$, where $N$ counts the terms the loss averages over
+# ([Bishop, 2006, §3.3](references.html#bishop2006)); for the mean squared error this
+# reading also assumes Gaussian noise of variance $1/2$. In `torch.optim.SGD`, with or
+# without momentum, `weight_decay` is exactly such a penalty; in adaptive methods such
+# as Adam the penalty's gradient is rescaled coordinate by coordinate, and decoupled
+# decay (AdamW) is a different algorithm
+# ([Loshchilov and Hutter, 2019](references.html#loshchilov2019)).
 #
 # This site takes two public texts on weight decay, reproduces every number they show
 # with seeded data, fixes what they get wrong, and checks each equation three ways: as

@@ -185,6 +185,9 @@ def test_every_page_in_a_browser(site: tuple[Path, str]) -> None:
                 if parsed.netloc == host and parsed.path.endswith((".html", ".py")):
                     target = site_dir / unquote(parsed.path).lstrip("/")
                     assert target.is_file(), f"{name}: link to missing {parsed.path}"
+                    if parsed.fragment and target.suffix == ".html":
+                        anchor = f'id="{parsed.fragment}"'
+                        assert anchor in target.read_text(), f"{name}: missing anchor {href}"
             assert not errors, f"{name}: console errors {errors}"
             assert not foreign, f"{name}: requests to other hosts {foreign}"
         assert figures >= 5

@@ -1,7 +1,7 @@
 r"""Multi-output linear regression with weight decay: from scratch, and its `torch.nn` twin.
 
-The model is $\hat Y = XW + \mathbf{1}b^\top$ with $X \in \mathbb{R}^{m\times n}$,
-$W \in \mathbb{R}^{n\times k}$, $b \in \mathbb{R}^{k}$, trained on
+The model is $\hat Y = XW + \mathbf{1}b^\top$ with $X \in \mathbb{R}^{m\times d}$,
+$W \in \mathbb{R}^{d\times k}$, $b \in \mathbb{R}^{k}$, trained on
 
 $$J(W, b) = \underbrace{\frac{1}{mk}\sum_{i=1}^{m}\sum_{j=1}^{k}(\hat y_{ij} - y_{ij})^2}_{L}
 + \frac{\lambda}{2}\lVert W\rVert_F^2 .$$
@@ -38,7 +38,7 @@ class ScratchLinearRegression:
     Parameters
     ----------
     n_features : int
-        $n$, the number of input columns.
+        $d$, the number of input columns (features).
     n_targets : int
         $k$, the number of outputs.
     lambd : float
@@ -306,7 +306,7 @@ class TorchLinearRegression(nn.Module):
     Parameters
     ----------
     n_features : int
-        Input width $n$.
+        Input width $d$.
     n_targets : int
         Output width $k$.
     dtype : torch.dtype, default torch.float64
