@@ -97,11 +97,10 @@
 #
 # The package states each piece as a function (`weightdecay.likelihood.gaussian_nll`,
 # `gaussian_log_prior`, `scaled_negative_log_prior`, `log_prior_constant`,
-# `prior_variance`); the next cell checks steps 4 to 6 numerically at a random
-# parameter vector of the network below.
+# `prior_variance`); the next cell measures steps 4 to 6 at a seeded parameter vector
+# of the network below (`derivation_checks`).
 
 # %%
-import math
 
 import matplotlib.pyplot as plt
 import torch
@@ -110,15 +109,12 @@ from IPython.display import Markdown
 from weightdecay import (
     FORM_LABELS,
     Net,
-    gaussian_nll,
-    l2_penalty,
-    log_prior_constant,
     make_clusters,
     prior_precision,
     prior_variance,
     run_bayes_experiment,
-    scaled_negative_log_prior,
 )
+from weightdecay.derivations import derivation_checks
 from weightdecay.report import (
     TIMING_PREFIX,
     assert_checks,
@@ -129,24 +125,12 @@ from weightdecay.report import (
 )
 
 data = make_clusters(seed=0, dtype=torch.float64)
-net = Net(seed=1, dtype=torch.float64)
 lam, n = 0.01, data.y.numel()
-params = list(net.parameters())
-d = sum(p.numel() for p in params)
-with torch.no_grad():
-    pred = net(data.features)
-    mse = (pred - data.y).pow(2).mean()
-    step4 = gaussian_nll(pred, data.y, 0.5) - (mse + 0.5 * math.log(math.pi))
-    step5 = scaled_negative_log_prior(params, lam, n) - (
-        l2_penalty(params, lam) + log_prior_constant(d, lam, n)
-    )
-print(f"N = {n}, D = {d}, lambda = {lam}")
-print(
-    f"tau = 1/(N lambda) = {prior_variance(lam, n):.6f}   precision N lambda = {prior_precision(lam, n):.2f}"
-)
-print(f"step 4: NLL(sigma^2 = 1/2) - (MSE + log(pi)/2)        = {format_value(float(step4))}")
-print(f"step 6: -(1/N) log p(theta) - (penalty + constant)    = {format_value(float(step5))}")
-assert abs(float(step4)) < 1e-14 and abs(float(step5)) < 1e-12
+print(f"N = {n}, lambda = {lam}: tau = 1/(N lambda) = {prior_variance(lam, n):.6f}, "
+      f"precision N lambda = {prior_precision(lam, n):.2f}")  # fmt: skip
+identities = [c for c in derivation_checks() if "NLL" in c.quantity or "prior" in c.quantity]
+assert_checks(identities)
+Markdown(checks_table(identities))
 
 # %% [markdown]
 # ## The data

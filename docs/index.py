@@ -60,7 +60,8 @@
 # %% [markdown]
 # ## Every parity figure on the site
 #
-# The two experiments run here again, in both dtypes, by calling the package's entry
+# The identities the pages derive are measured at seeded points (`derivation_checks`),
+# and the two experiments run here again, in both dtypes, by calling the package's entry
 # points `run_linear_experiment` and `run_bayes_experiment`. A row's bound is the
 # tolerance of the claim ("= 0" claims exact equality); the cell ends by asserting every
 # row, so the table below cannot show a failure: the build would have stopped first.
@@ -72,9 +73,10 @@ import torch
 from IPython.display import Markdown
 
 from weightdecay import run_bayes_experiment, run_linear_experiment
+from weightdecay.derivations import derivation_checks
 from weightdecay.report import assert_checks, bayes_checks, checks_table, linear_checks
 
-checks = []
+checks = derivation_checks()
 for dtype in (torch.float64, torch.float32):
     checks += linear_checks(run_linear_experiment(dtype=dtype))
     checks += bayes_checks(run_bayes_experiment(dtype=dtype))

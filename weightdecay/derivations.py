@@ -1,0 +1,138 @@
+r"""The derivations of the pages, measured: each identity evaluated at a seeded point.
+
+Every function of `weightdecay.penalty`, `weightdecay.prior` and
+`weightdecay.likelihood` checks its own identity in its doctest; `derivation_checks`
+measures them all once more on the source documents' data and models, so the site can
+print the figures and assert them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from weightdecay.data import make_clusters, make_regression_split
+from weightdecay.likelihood import MSE_NOISE_VARIANCE, gaussian_nll
+from weightdecay.metrics import relative_error
+from weightdecay.models.linear import ScratchLinearRegression
+from weightdecay.models.mlp import Net
+from weightdecay.penalty import l2_penalty, l2_penalty_grad
+from weightdecay.prior import log_prior_constant, scaled_negative_log_prior
+from weightdecay.report import ParityCheck
+from weightdecay.seeding import derive_seed, torch_generator
+
+__all__ = ["derivation_checks", "scalar_relative_error"]
+
+
+def scalar_relative_error(a: Tensor | float, b: Tensor | float) -> float:
+    """Relative difference $|a - b| / |b|$ of two numbers, `b` the reference.
+
+    Parameters
+    ----------
+    a, b : Tensor or float
+        Two scalars (0-d tensors are converted with ``float``); `b` nonzero.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If `b` is zero.
+
+    Examples
+    --------
+    >>> from weightdecay.derivations import scalar_relative_error
+    >>> scalar_relative_error(1.5, 2.0)
+    0.25
+    """
+    x, y = float(a), float(b)
+    if y == 0:
+        raise ValueError("b must be nonzero for a relative error, got 0.0")
+    return abs(x - y) / abs(y)
+
+
+def derivation_checks(seed: int = 0, lambd: float = 0.01) -> list[ParityCheck]:
+    r"""Measure the identities the pages derive, in float64, at seeded points.
+
+    * $\nabla_W J = X^\top\Delta + \lambda W$ and $\nabla_b J = \Delta^\top\mathbf{1}$
+      (`ScratchLinearRegression.gradients`) against autograd, on the first
+      mini-batch of the first source's data;
+    * $\nabla\frac{\lambda}{2}\lVert\theta\rVert^2 = \lambda\theta$ (autograd against
+      `l2_penalty_grad`) on the second source's network;
+    * the mean Gaussian NLL at $\sigma^2 = 1/2$ equals $\text{MSE} + \frac{1}{2}\log\pi$;
+    * $-\frac{1}{N}\log\mathcal{N}(\theta \mid 0, \tau I)
+      = \frac{\lambda}{2}\lVert\theta\rVert^2 + \frac{D}{2N}\log(2\pi\tau)$ with
+      $\tau = 1/(N\lambda)$, and its gradient equals $\lambda\theta$.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seeds the data and the parameters.
+    lambd : float, default 0.01
+        $\lambda$.
+
+    Returns
+    -------
+    list of ParityCheck
+        Relative errors, each with a bound a few float64 rounding units wide.
+
+    Examples
+    --------
+    >>> from weightdecay.derivations import derivation_checks
+    >>> checks = derivation_checks()
+    >>> len(checks), all(check.holds for check in checks)
+    (6, True)
+    """
+    name, f64 = "derivations", "float64"
+    # First source: one mini-batch of 33 rows, the scratch model's gradients vs autograd.
+    split = make_regression_split(seed=seed)
+    model = ScratchLinearRegression(
+        split.n_features, split.n_targets, lambd, generator=torch_generator(seed, "derivations")
+    )
+    x, y = split.x_train[:33], split.y_train[:33]
+    w = model.w.clone().requires_grad_()
+    b = model.b.clone().requires_grad_()
+    # $$J = \frac{1}{mk}\lVert XW + \mathbf{1}b^\top - Y\rVert_F^2
+    #     + \frac{\lambda}{2}\lVert W\rVert_F^2$$
+    objective = (x @ w + b - y).pow(2).mean() + lambd / 2 * w.pow(2).sum()
+    objective.backward()  # type: ignore[no-untyped-call]
+    assert w.grad is not None and b.grad is not None
+    grad_w, grad_b = model.gradients(x, y)
+
+    # Second source: the network's parameters on the three-cluster data.
+    data = make_clusters(seed=seed)
+    net = Net(seed=derive_seed(seed, "derivations"), dtype=torch.float64)
+    params = list(net.parameters())
+    n_terms, n_params = data.y.numel(), sum(p.numel() for p in params)
+    l2_penalty(params, lambd).backward()  # type: ignore[no-untyped-call]
+    penalty_grads = [p.grad.clone() for p in params if p.grad is not None]
+    net.zero_grad()
+    prior_term = scaled_negative_log_prior(params, lambd, n_terms)
+    prior_term.backward()  # type: ignore[no-untyped-call]
+    prior_grads = [p.grad.clone() for p in params if p.grad is not None]
+    analytic = l2_penalty_grad(params, lambd)
+    with torch.no_grad():
+        pred = net(data.features)
+        mse = (pred - data.y).pow(2).mean()
+        nll = gaussian_nll(pred, data.y, MSE_NOISE_VARIANCE)
+        penalty_plus_constant = l2_penalty(params, lambd) + log_prior_constant(
+            n_params, lambd, n_terms
+        )
+    return [
+        ParityCheck(name, "dJ/dW by hand vs autograd (relative)", f64,
+                    relative_error(grad_w, w.grad), 1e-14),
+        ParityCheck(name, "dJ/db by hand vs autograd (relative)", f64,
+                    relative_error(grad_b, b.grad), 1e-14),
+        ParityCheck(name, "penalty gradient: autograd vs lambda theta (relative)", f64,
+                    relative_error(penalty_grads, analytic), 1e-15),
+        ParityCheck(name, "Gaussian NLL at variance 1/2 vs MSE + log(pi)/2 (relative)", f64,
+                    scalar_relative_error(nll, mse + 0.5 * math.log(math.pi)), 1e-14),
+        ParityCheck(name, "-(1/N) log prior vs penalty + constant (relative)", f64,
+                    scalar_relative_error(prior_term.detach(), penalty_plus_constant), 1e-13),
+        ParityCheck(name, "prior gradient vs lambda theta (relative)", f64,
+                    relative_error(prior_grads, analytic), 1e-13),
+    ]  # fmt: skip
