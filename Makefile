@@ -13,7 +13,7 @@ NODE_STAMP := node_modules/.installed
 EXTRAS := test,docs
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help install lint typecheck test docs serve clean lock
+.PHONY: help install lint typecheck test docs serve bench clean lock
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +47,9 @@ docs: install ## Execute every page against the package and build site/ (strict)
 
 serve: install ## Serve the site with live reload; edits to docs/ or weightdecay/ rebuild it
 	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
+bench: install ## Time one optimizer step, ours against torch.optim, at 1e7 and 1e8 parameters
+	$(BIN)/python benchmarks/optimizer_step.py
 
 lock: ## Re-resolve the newest allowed Python versions into constraints.txt (needs the registry)
 	rm -rf .lock-venv

@@ -52,6 +52,7 @@
 # | --- | --- |
 # | [Weight decay from scratch](from-scratch.html) | the first source: $\partial J/\partial W$ derived, a hand-written update against `torch.optim.SGD`, parity in float32 and float64 |
 # | [A Bayesian perspective](bayesian.html) | the second source: the MAP derivation step by step, three ways of applying the same decay, their trajectories compared |
+# | [When L2 is weight decay, and when it is not](l2-vs-decay.html) | momentum, Adam against AdamW, decay and learning rate, parameter groups, gradient accumulation |
 # | [Notation](notation.html) | every symbol, its name in code, and how scikit-learn's names differ |
 # | [API](api.html) | the package's functions, with their equations and examples |
 # | [References](references.html) | the sources and the literature the pages cite |
@@ -62,7 +63,8 @@
 #
 # The identities the pages derive are measured at seeded points (`derivation_checks`),
 # and the two experiments run here again, in both dtypes, by calling the package's entry
-# points `run_linear_experiment` and `run_bayes_experiment`. A row's bound is the
+# points `run_linear_experiment` and `run_bayes_experiment`; the equivalences of the page
+# on L2 against weight decay are measured again too. A row's bound is the
 # tolerance of the claim ("= 0" claims exact equality); the cell ends by asserting every
 # row, so the table below cannot show a failure: the build would have stopped first.
 # Errors are norm-wise relative, $\lVert a - b\rVert_2/\lVert b\rVert_2$, unless the row
@@ -74,11 +76,23 @@ from IPython.display import Markdown
 
 from weightdecay import run_bayes_experiment, run_linear_experiment
 from weightdecay.derivations import derivation_checks
-from weightdecay.report import assert_checks, bayes_checks, checks_table, linear_checks
+from weightdecay.experiments.accumulation import accumulation_experiment
+from weightdecay.experiments.adaptive import compare_adam_decay
+from weightdecay.experiments.momentum import compare_momentum_decay
+from weightdecay.report import (
+    assert_checks,
+    bayes_checks,
+    checks_table,
+    decay_form_checks,
+    linear_checks,
+)
 
 checks = derivation_checks()
 for dtype in (torch.float64, torch.float32):
     checks += linear_checks(run_linear_experiment(dtype=dtype))
     checks += bayes_checks(run_bayes_experiment(dtype=dtype))
+checks += decay_form_checks(
+    compare_momentum_decay(), accumulation_experiment(), compare_adam_decay()
+)
 assert_checks(checks)
 Markdown(checks_table(checks))

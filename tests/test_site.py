@@ -26,7 +26,16 @@ from tests.site_support import (
     serve,
 )
 
-HTML_PAGES = ["index", "from-scratch", "bayesian", "notation", "api", "references", "environment"]
+HTML_PAGES = [
+    "index",
+    "from-scratch",
+    "bayesian",
+    "l2-vs-decay",
+    "notation",
+    "api",
+    "references",
+    "environment",
+]
 
 
 @pytest.fixture(scope="session")

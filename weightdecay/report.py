@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
+from weightdecay.experiments.accumulation import AccumulationResult
+from weightdecay.experiments.adaptive import AdaptiveComparison
 from weightdecay.experiments.bayes import BayesExperiment
 from weightdecay.experiments.linear import LinearExperiment
+from weightdecay.experiments.momentum import MomentumComparison
 from weightdecay.metrics import relative_error
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "assert_checks",
     "bayes_checks",
     "checks_table",
+    "decay_form_checks",
     "format_seconds",
     "format_value",
     "linear_checks",
@@ -243,6 +247,63 @@ def bayes_checks(result: BayesExperiment) -> list[ParityCheck]:
         ParityCheck(name, f"prior vs penalty: final parameters, {result.epochs} epochs",
                     _name(dtype), result.final_difference("prior", "penalty"), final),
     ]  # fmt: skip
+
+
+def decay_form_checks(
+    momentum: list[MomentumComparison],
+    accumulation: AccumulationResult,
+    adaptive: AdaptiveComparison,
+) -> list[ParityCheck]:
+    """The parity claims of the page on L2 penalties against weight decay (float64).
+
+    Parameters
+    ----------
+    momentum : list of MomentumComparison
+        From `weightdecay.experiments.momentum.compare_momentum_decay`.
+    accumulation : AccumulationResult
+        From `weightdecay.experiments.accumulation.accumulation_experiment`.
+    adaptive : AdaptiveComparison
+        From `weightdecay.experiments.adaptive.compare_adam_decay`.
+
+    Returns
+    -------
+    list of ParityCheck
+        Penalty against coupled SGD decay under each momentum setting; SGDW against
+        coupled decay without momentum; the correctly scaled accumulations against
+        their full batches; Adam with L2 against the ridge solution.
+
+    Examples
+    --------
+    >>> from weightdecay.experiments.accumulation import accumulation_experiment
+    >>> from weightdecay.experiments.adaptive import compare_adam_decay
+    >>> from weightdecay.experiments.momentum import compare_momentum_decay
+    >>> from weightdecay.report import decay_form_checks
+    >>> checks = decay_form_checks(compare_momentum_decay(epochs=10),
+    ...                            accumulation_experiment(steps=3), compare_adam_decay())
+    >>> len(checks), all(c.holds for c in checks)
+    (10, True)
+    """
+    name, f64, bound = "L2 vs weight decay", "float64", 1e-12
+    checks = [
+        ParityCheck(name, f"SGD, {row.setting}: penalty in loss vs weight_decay", f64,
+                    row.penalty_vs_coupled, bound)
+        for row in momentum
+    ]  # fmt: skip
+    checks += [
+        ParityCheck(name, f"SGD, {momentum[0].setting}: SGDW vs weight_decay", f64,
+                    momentum[0].decoupled_vs_coupled, bound),
+        ParityCheck(name, "accumulation, penalty / K vs full batch", f64,
+                    accumulation.penalty_scaled, bound),
+        ParityCheck(name, "accumulation, whole penalty vs full batch with K lambda", f64,
+                    accumulation.penalty_unscaled_vs_k_lambda, bound),
+        ParityCheck(name, "accumulation, SGD weight_decay vs full batch", f64,
+                    accumulation.optimizer_decay, bound),
+        ParityCheck(name, "accumulation, AdamW vs full batch", f64,
+                    accumulation.decoupled_decay, bound),
+        ParityCheck(name, "Adam + L2 vs ridge closed form (relative distance)", f64,
+                    float(adaptive.distance_to_ridge("L2")[-1]), 1e-8),
+    ]  # fmt: skip
+    return checks
 
 
 def checks_table(checks: Iterable[ParityCheck]) -> str:

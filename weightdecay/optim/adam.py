@@ -153,18 +153,19 @@ class Adam(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            directions = self._direction(params, group)
-            directions = self._weight_decay(params, directions, group)
-            for p, d in zip(params, directions, strict=True):
+            # One parameter at a time, every step on it before the next: a parameter
+            # decayed in step 2 is still in cache when step 5 updates it.
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = self._direction(p, group)
+                d = self._weight_decay(p, d, group)
                 state = self._state(p, group)
                 state["step"] += 1
                 self._first_moment(state["exp_avg"], d, group)
                 self._second_moment(state["exp_avg_sq"], d, group)
-                denominator_source = self._amsgrad(state, group)
-                self._update(p, state, denominator_source, group)
+                second = self._amsgrad(state, group)
+                self._update(p, state, second, group)
         return loss
 
     def _state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
@@ -178,35 +179,29 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
 
-    def _direction(self, params: list[Tensor], group: dict[str, Any]) -> list[Tensor]:
-        """Step 1: the gradients, negated when maximizing."""
-        grads = []
-        for p in params:
-            grad = p.grad
-            assert grad is not None
-            if grad.is_sparse:
-                raise RuntimeError(
-                    "Adam does not support sparse gradients (neither does torch.optim.Adam); "
-                    "consider torch.optim.SparseAdam"
-                )
-            # $$d_t = \pm g_t$$
-            grads.append(-grad if group["maximize"] else grad)
-        return grads
+    def _direction(self, p: Tensor, group: dict[str, Any]) -> Tensor:
+        """Step 1: the gradient, negated when maximizing."""
+        grad = p.grad
+        assert grad is not None
+        if grad.is_sparse:
+            raise RuntimeError(
+                "Adam does not support sparse gradients (neither does torch.optim.Adam); "
+                "consider torch.optim.SparseAdam"
+            )
+        # $$d_t = \pm g_t$$
+        return -grad if group["maximize"] else grad
 
-    def _weight_decay(
-        self, params: list[Tensor], directions: list[Tensor], group: dict[str, Any]
-    ) -> list[Tensor]:
+    def _weight_decay(self, p: Tensor, d: Tensor, group: dict[str, Any]) -> Tensor:
         """Step 2: coupled decay joins the direction; decoupled decay shrinks the parameter."""
         lam, lr = float(group["weight_decay"]), float(group["lr"])
         if lam == 0:
-            return directions
+            return d
         if group["decoupled_weight_decay"]:
-            for p in params:
-                # $$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$$
-                p.mul_(1 - lr * lam)
-            return directions
+            # $$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$$
+            p.mul_(1 - lr * lam)
+            return d
         # $$d_t \leftarrow d_t + \lambda\theta_{t-1}$$
-        return [d.add(p, alpha=lam) for p, d in zip(params, directions, strict=True)]
+        return d.add(p, alpha=lam)
 
     def _first_moment(self, exp_avg: Tensor, d: Tensor, group: dict[str, Any]) -> None:
         """Step 3: the running mean of the direction."""
