@@ -36,6 +36,7 @@ CONFIGS = {
     "AdamW": (AdamW, torch.optim.AdamW, {"lr": 1e-3, "weight_decay": 1e-2}),
 }
 TENSORS_PER_MODEL = 4
+BLOCKS = 4
 
 
 @dataclass(frozen=True)
@@ -79,28 +80,43 @@ def _bootstrap_ratio(ours: list[float], theirs: list[float], seed: int = 0) -> t
 
 
 def measure(config: str, size: int, repeats: int, warmup: int = 2) -> Timing:
-    """Interleave `repeats` steps of ours and torch's on identical copies of one model."""
+    """Interleave steps of ours and torch's on identical copies of one model.
+
+    `BLOCKS` blocks of `repeats` steps each, each block on freshly allocated models, the
+    allocation order alternating between blocks: where a model's memory lands moves a
+    memory-bound step's time by tens of percent, and neither implementation should
+    always get the memory allocated first.
+    """
     ours_cls, torch_cls, kwargs = CONFIGS[config]
-    ours_opt = ours_cls(_model(size, seed=0), **kwargs)
-    torch_opt = torch_cls(_model(size, seed=0), **kwargs)
-    for _ in range(warmup):
-        ours_opt.step()
-        torch_opt.step()
-    ours, theirs = [], []
-    for rep in range(repeats):
-        pair = [(ours_opt, ours), (torch_opt, theirs)]
-        for optimizer, sink in pair if rep % 2 == 0 else pair[::-1]:
-            sink.append(_time_step(optimizer))
+    ours: list[float] = []
+    theirs: list[float] = []
+    for block in range(BLOCKS):
+        makers = [(ours_cls, ours), (torch_cls, theirs)]
+        if block % 2 == 1:
+            makers.reverse()
+        pair = [(make(_model(size, seed=0), **kwargs), sink) for make, sink in makers]
+        for _ in range(warmup):
+            for optimizer, _sink in pair:
+                optimizer.step()
+        for rep in range(repeats):
+            for optimizer, sink in pair if rep % 2 == 0 else pair[::-1]:
+                sink.append(_time_step(optimizer))
+        del pair
     low, high = _bootstrap_ratio(ours, theirs)
     m_ours, m_torch = statistics.median(ours), statistics.median(theirs)
     return Timing(config, size, m_ours, m_torch, m_ours / m_torch, low, high)
 
 
-def run(sizes: list[int], repeats: int, log: Callable[[str], None] = print) -> list[Timing]:
-    """Measure every configuration at every size, printing a line as each finishes."""
+def run(
+    sizes: list[int],
+    repeats: int,
+    log: Callable[[str], None] = print,
+    configs: list[str] | None = None,
+) -> list[Timing]:
+    """Measure each configuration at every size, printing a line as each finishes."""
     results = []
     for size in sizes:
-        for config in CONFIGS:
+        for config in configs or list(CONFIGS):
             timing = measure(config, size, repeats)
             results.append(timing)
             log(
@@ -134,18 +150,24 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
-    parser.add_argument("--repeats", type=int, default=None, help="timed steps per implementation")
+    parser.add_argument("--repeats", type=int, default=None, help="timed steps per block")
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--sizes", nargs="+", type=float, default=None, help="parameter counts")
     args = parser.parse_args(argv)
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
-    repeats = args.repeats or (5 if args.quick else 11)
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes]
+    repeats = args.repeats or (3 if args.quick else 5)
     if repeats < 3:
         parser.error(f"--repeats must be >= 3, got {repeats}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, "
-          f"{TENSORS_PER_MODEL} tensors per model, {repeats} interleaved repeats")  # fmt: skip
-    results = run(sizes, repeats)
-    print("\ndecayed step / undecayed step (same implementation):")
-    for line in decay_overheads(results):
-        print(line)
+          f"{TENSORS_PER_MODEL} tensors per model, "
+          f"{BLOCKS} blocks of {repeats} interleaved repeats")  # fmt: skip
+    results = run(sizes, repeats, configs=args.configs)
+    if set(args.configs) == set(CONFIGS):
+        print("\ndecayed step / undecayed step (same implementation):")
+        for line in decay_overheads(results):
+            print(line)
     return 0
 
 

@@ -81,6 +81,9 @@ def execute_page(path: str) -> list[list[dict[str, str]]]:
     import jupytext
     import nbclient
 
+    # The two executions of a page run side by side: one thread each on this 2-core machine.
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
     notebook = jupytext.read(path)
     nbclient.NotebookClient(
         notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(ROOT)}}

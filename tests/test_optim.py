@@ -321,3 +321,47 @@ def test_decays_rnn_and_attention() -> None:
     assert decays(lstm, "weight_ih_l0") and not decays(lstm, "bias_hh_l0")
     attention = nn.MultiheadAttention(4, 2)
     assert decays(attention, "in_proj_weight") and not decays(attention, "in_proj_bias")
+
+
+# No temporaries the size of a parameter in a (post-first) SGD step.
+
+
+def largest_allocation(optimizer: torch.optim.Optimizer) -> int:
+    """Bytes of the largest CPU allocation during one step (after buffers exist)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    optimizer.step()
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        optimizer.step()
+    return max((e.cpu_memory_usage for e in prof.events()), default=0)
+
+
+def big_parameters() -> list[torch.Tensor]:
+    params = []
+    for _ in range(2):
+        p = torch.randn(250_000).requires_grad_()
+        p.grad = torch.randn(p.shape)
+        params.append(p)
+    return params
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"weight_decay": 0.01},
+        {"weight_decay": 0.01, "maximize": True},
+        {"weight_decay": 0.01, "momentum": 0.9},
+        {"weight_decay": 0.01, "momentum": 0.9, "dampening": 0.1},
+        {"weight_decay": 0.01, "momentum": 0.9, "nesterov": True},
+        {"weight_decay": 0.01, "momentum": 0.9, "decoupled": True},
+    ],
+    ids=str,
+)
+def test_sgd_step_allocates_no_parameter_sized_temporary(kwargs: dict[str, Any]) -> None:
+    parameter_bytes = 250_000 * 4
+    assert largest_allocation(SGD(big_parameters(), lr=0.1, **kwargs)) < parameter_bytes // 100
+    # The measurement sees such temporaries: torch's coupled decay allocates one.
+    torch_kwargs = {k: v for k, v in kwargs.items() if k != "decoupled"}
+    assert largest_allocation(torch.optim.SGD(big_parameters(), lr=0.1, **torch_kwargs)) >= (
+        parameter_bytes
+    )
