@@ -1,0 +1,159 @@
+"""Closed forms against scikit-learn and against the iterations they summarize (float64)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.linear_model import Ridge
+
+from weightdecay.closed_form import (
+    early_stopping_filter,
+    gd_iterate,
+    matching_lambda,
+    ridge_closed_form,
+    shrinkage,
+)
+from weightdecay.optim import SGD
+from weightdecay.ridge import ridge_alpha
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def conditioned_design(n: int, d: int, condition: float, seed: int) -> np.ndarray:
+    """An n x d centred design whose singular values run from 1 to sqrt(condition)."""
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.normal(size=(n, d)))
+    v, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    u = u - u.mean(axis=0)
+    design: np.ndarray = u @ np.diag(np.sqrt(np.geomspace(1.0, condition, d))) @ v.T
+    return design
+
+
+@given(
+    n=st.integers(8, 40),
+    d=st.integers(1, 6),
+    k=st.integers(1, 3),
+    lambd=st.floats(1e-3, 10.0),
+    condition=st.floats(1.0, 1e6),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_closed_form_equals_sklearn_ridge(
+    n: int, d: int, k: int, lambd: float, condition: float, seed: int
+) -> None:
+    if d >= n:
+        d = n - 1
+    x = conditioned_design(n, d, condition, seed) + np.random.default_rng(seed + 1).normal(size=d)
+    y = np.random.default_rng(seed + 2).normal(size=(n, k))
+    w, b = ridge_closed_form(torch.from_numpy(x), torch.from_numpy(y), lambd)
+    fit = Ridge(alpha=ridge_alpha(lambd, n, k), solver="svd").fit(x, y)
+    coef = np.reshape(fit.coef_, (k, d)).T
+    xc = x - x.mean(axis=0)
+    svals = np.linalg.eigvalsh(xc.T @ xc)
+    alpha = ridge_alpha(lambd, n, k)
+    kappa = (float(svals.max()) + alpha) / (float(svals.min()) + alpha)
+    # Tolerance: 100 * condition number * machine epsilon, norm-wise relative.
+    tolerance = 100 * kappa * EPS
+    scale = max(float(np.linalg.norm(coef)), 1e-300)
+    assert float(np.linalg.norm(w.numpy() - coef)) / scale <= tolerance
+    assert np.allclose(b.numpy(), np.reshape(fit.intercept_, (k,)), rtol=tolerance, atol=tolerance)
+
+
+def test_gradient_descent_with_weight_decay_converges_at_the_predicted_rate() -> None:
+    gen = torch.Generator().manual_seed(3)
+    n, d, k, lambd, lr = 60, 5, 2, 0.05, 0.2
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64) * torch.tensor(
+        [0.3, 0.6, 1.0, 1.5, 2.0], dtype=torch.float64
+    )
+    x = x - x.mean(dim=0)  # centred, so the bias decouples from the weights
+    y = torch.randn(n, k, generator=gen, dtype=torch.float64)
+    w_star, b_star = ridge_closed_form(x, y, lambd)
+    w = torch.zeros(d, k, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(k, dtype=torch.float64, requires_grad=True)
+    optimizer = SGD([{"params": [w], "weight_decay": lambd}, {"params": [b]}], lr=lr)
+    distances = []
+    for _ in range(1500):
+        optimizer.zero_grad()
+        (x @ w + b - y).pow(2).mean().backward()
+        optimizer.step()
+        distances.append(torch.cat([(w - w_star).flatten(), b - b_star]).norm().item())
+    # e_{t+1} = (I - eta' (X^T X + alpha I)) e_t on W, (1 - 2 eta / k) on b.
+    eta_prime = 2 * lr / (n * k)
+    alpha = ridge_alpha(lambd, n, k)
+    s = shrinkage(x, 0.0).eigenvalues
+    rates = torch.cat([(1 - eta_prime * (s + alpha)).abs(), torch.tensor([abs(1 - 2 * lr / k)])])
+    predicted = float(rates.max())
+    # Read the rate at step 400, before the distance reaches the rounding floor.
+    observed = distances[399] / distances[398]
+    assert abs(observed / predicted - 1) < 1e-6
+    assert all(later < earlier for earlier, later in itertools.pairwise(distances[:400]))
+    assert distances[-1] < 1e-10
+
+
+def test_early_stopping_closed_form_equals_running_gradient_descent() -> None:
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(30, 4, generator=gen, dtype=torch.float64)
+    y = torch.randn(30, 3, generator=gen, dtype=torch.float64)
+    w = torch.zeros(4, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    optimizer = torch.optim.SGD([w, b], lr=0.3)
+    for t in range(1, 51):
+        optimizer.zero_grad()
+        (xc @ w + b - yc).pow(2).mean().backward()
+        optimizer.step()
+        if t in (1, 10, 50):
+            torch.testing.assert_close(
+                gd_iterate(x, y, lr=0.3, steps=t), w.detach(), rtol=1e-11, atol=1e-13
+            )
+
+
+def test_shrinkage_matches_the_closed_form_fit() -> None:
+    # gamma is the trace of the hat matrix of the centred problem.
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(25, 4, generator=gen, dtype=torch.float64)
+    result = shrinkage(x, 0.3)
+    xc = x - x.mean(0)
+    hat = xc @ torch.linalg.solve(xc.T @ xc + result.alpha * torch.eye(4, dtype=x.dtype), xc.T)
+    assert abs(result.effective_parameters - float(torch.trace(hat))) < 1e-12
+
+
+def test_matching_lambda_matches_the_filters() -> None:
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(50, 6, generator=gen, dtype=torch.float64) * torch.logspace(
+        -1, 0.5, 6, dtype=torch.float64
+    )
+    lam = matching_lambda(x, lr=0.05, steps=40)
+    s = shrinkage(x, lam).eigenvalues
+    ridge = shrinkage(x, lam).factors
+    stop = early_stopping_filter(s, 0.05, 40, 50)
+    for other in (lam / 2, lam * 2):
+        worse = shrinkage(x, other).factors
+        assert float(((ridge - stop) ** 2).sum()) < float(((worse - stop) ** 2).sum())
+
+
+def test_closed_form_bad_input() -> None:
+    x = torch.randn(5, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="y must be a 2-d tensor with 5 rows"):
+        ridge_closed_form(x, torch.zeros(4, 1, dtype=torch.float64), 0.1)
+    with pytest.raises(TypeError, match="share a dtype"):
+        ridge_closed_form(x, torch.zeros(5, 1), 0.1)
+    with pytest.raises(ValueError, match="lambd must be >= 0"):
+        ridge_closed_form(x, torch.zeros(5, 1, dtype=torch.float64), -1.0)
+    with pytest.raises(ValueError, match=r"centre must have shape \(2, 1\)"):
+        ridge_closed_form(x, torch.zeros(5, 1, dtype=torch.float64), 0.1, centre=torch.zeros(3))
+    with pytest.raises(ValueError, match="lr must be <"):
+        early_stopping_filter(torch.tensor([100.0]), lr=10.0, steps=3, n_terms=10)
+
+
+def test_ridge_with_a_centre_decays_towards_it() -> None:
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(30, 3, generator=gen, dtype=torch.float64)
+    y = torch.randn(30, 1, generator=gen, dtype=torch.float64)
+    centre = torch.full((3, 1), 5.0, dtype=torch.float64)
+    w, _ = ridge_closed_form(x, y, 1e6, centre=centre)  # overwhelming decay: W -> W0
+    torch.testing.assert_close(w, centre, rtol=1e-4, atol=0)
