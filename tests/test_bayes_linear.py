@@ -1,0 +1,82 @@
+"""Bayesian linear regression against scikit-learn's BayesianRidge and the ridge closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import BayesianRidge
+
+from weightdecay.bayes_linear import log_evidence, matching_decay, maximize_evidence, posterior
+from weightdecay.closed_form import ridge_closed_form, shrinkage
+
+# Both run the same fixed point to tol=1e-12; they differ in how the linear algebra rounds
+# (scikit-learn: an SVD of X; here: an eigendecomposition of X^T X).
+RTOL = 1e-11
+
+
+def regression(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.5, 2.0, size=d) + rng.normal(size=d)
+    y = x @ rng.normal(size=d) + 0.3 * rng.normal(size=n) + 1.5
+    return x, y
+
+
+@settings(max_examples=25)
+@given(n=st.integers(20, 80), d=st.integers(1, 6), seed=st.integers(0, 2**31 - 1))
+def test_evidence_maximization_reproduces_bayesian_ridge(n: int, d: int, seed: int) -> None:
+    x, y = regression(n, d, seed)
+    reference = BayesianRidge(
+        alpha_1=0.0, alpha_2=0.0, lambda_1=0.0, lambda_2=0.0, tol=1e-12, max_iter=100_000
+    ).fit(x, y)
+    fit = maximize_evidence(torch.from_numpy(x), torch.from_numpy(y), tol=1e-12, max_iter=100_000)
+    np.testing.assert_allclose(fit.posterior.mean.numpy(), reference.coef_, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(fit.noise_precision, reference.alpha_, rtol=RTOL)
+    np.testing.assert_allclose(fit.weight_precision, reference.lambda_, rtol=RTOL)
+    mean, std = fit.posterior.predict(torch.from_numpy(x[:10]))
+    ref_mean, ref_std = reference.predict(x[:10], return_std=True)
+    np.testing.assert_allclose(mean.numpy(), ref_mean, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(std.numpy(), ref_std, rtol=RTOL)
+
+
+def test_gamma_is_bishops_effective_number_of_parameters() -> None:
+    x, y = regression(50, 4, seed=1)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    fit = maximize_evidence(xt, yt, tol=1e-12, max_iter=10_000)
+    lam = matching_decay(fit.weight_precision, fit.noise_precision, 50)
+    assert abs(fit.gamma - shrinkage(xt, lam).effective_parameters) < 1e-12
+    # At the fixed point: alpha = gamma / ||m||^2.
+    assert abs(fit.weight_precision - fit.gamma / float(fit.posterior.mean.pow(2).sum())) < 1e-6
+
+
+def test_posterior_mean_is_the_matching_ridge_solution() -> None:
+    x, y = regression(40, 3, seed=2)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    post = posterior(xt, yt, weight_precision=0.8, noise_precision=4.0)
+    w, b = ridge_closed_form(xt, yt[:, None], matching_decay(0.8, 4.0, 40))
+    torch.testing.assert_close(post.mean, w[:, 0], rtol=1e-12, atol=1e-14)
+    assert abs(post.intercept - float(b[0])) < 1e-12
+
+
+def test_evidence_is_maximal_at_the_fixed_point() -> None:
+    x, y = regression(60, 3, seed=3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    fit = maximize_evidence(xt, yt, tol=1e-12, max_iter=10_000)
+    best = log_evidence(xt, yt, fit.weight_precision, fit.noise_precision)
+    for a_scale, b_scale in ((1.1, 1.0), (0.9, 1.0), (1.0, 1.1), (1.0, 0.9)):
+        other = log_evidence(xt, yt, fit.weight_precision * a_scale, fit.noise_precision * b_scale)
+        assert other < best
+
+
+def test_bad_input() -> None:
+    x = torch.randn(5, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="one target at a time"):
+        posterior(x, torch.zeros(5, 2, dtype=torch.float64), 1.0, 1.0)
+    with pytest.raises(ValueError, match="weight_precision must be > 0"):
+        posterior(x, torch.zeros(5, dtype=torch.float64), 0.0, 1.0)
+    with pytest.raises(ValueError, match="tol must be >= 0"):
+        maximize_evidence(x, torch.zeros(5, dtype=torch.float64), tol=-1.0)
+    with pytest.raises(ValueError, match=r"prior_mean must have shape \(2,\)"):
+        posterior(x, torch.zeros(5, dtype=torch.float64), 1.0, 1.0, prior_mean=torch.zeros(3))
