@@ -191,3 +191,35 @@ def test_bayes_bad_arguments(
 ) -> None:
     with pytest.raises(error, match=match):
         run_bayes_experiment(**kwargs)  # type: ignore[arg-type]
+
+
+# Informative prior (L2-SP): decay towards theta_0 in every form.
+
+
+@pytest.fixture(scope="module")
+def l2sp() -> BayesExperiment:
+    base = run_bayes_experiment(epochs=5)
+    # A centre away from zero: the initialization shifted by a seeded perturbation.
+    gen = torch.Generator().manual_seed(11)
+    centre = base.init + 0.5 * torch.randn(base.init.shape, generator=gen, dtype=torch.float64)
+    return run_bayes_experiment(epochs=1000, weight_decay=0.05, centre=centre)
+
+
+@pytest.mark.parametrize(
+    ("form", "reference"), [("prior", "sgd"), ("penalty", "sgd"), ("prior", "penalty")]
+)
+def test_prior_with_mean_equals_l2sp_and_centred_decay(
+    l2sp: BayesExperiment, form: str, reference: str
+) -> None:
+    assert l2sp.final_difference(form, reference) < FINAL[torch.float64]
+    assert max(l2sp.step_differences(form, reference)) < 1e-13
+
+
+def test_centred_decay_ends_elsewhere_than_decay_to_zero(l2sp: BayesExperiment) -> None:
+    plain = run_bayes_experiment(epochs=1000, weight_decay=0.05, forms=("sgd",))
+    assert relative_error(l2sp.runs["sgd"].final_vector(), plain.runs["sgd"].final_vector()) > 1e-2
+
+
+def test_centre_must_match_the_network() -> None:
+    with pytest.raises(ValueError, match="centre must be a flat tensor of 261 values"):
+        run_bayes_experiment(epochs=1, centre=torch.zeros(5, dtype=torch.float64))

@@ -365,3 +365,66 @@ def test_sgd_step_allocates_no_parameter_sized_temporary(kwargs: dict[str, Any])
     assert largest_allocation(torch.optim.SGD(big_parameters(), lr=0.1, **torch_kwargs)) >= (
         parameter_bytes
     )
+
+
+# Decay towards a centre theta_0 (L2-SP), coupled and decoupled.
+
+CENTRE_CASES = [
+    (SGD, torch.optim.SGD, {"momentum": 0.9}, "decoupled"),
+    (SGD, torch.optim.SGD, {"momentum": 0.9, "nesterov": True}, "decoupled"),
+    (SGD, torch.optim.SGD, {}, "decoupled"),
+    (Adam, torch.optim.Adam, {"amsgrad": True}, "decoupled_weight_decay"),
+    (Adam, torch.optim.Adam, {}, "decoupled_weight_decay"),
+]
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+@pytest.mark.parametrize(("ours_cls", "torch_cls", "options", "flag"), CENTRE_CASES)
+def test_decay_centre_matches_its_oracle(
+    ours_cls: Callable[..., torch.optim.Optimizer],
+    torch_cls: Callable[..., torch.optim.Optimizer],
+    options: dict[str, Any],
+    flag: str,
+    decoupled: bool,
+) -> None:
+    """Coupled: torch with weight_decay on the gradient g - lambda theta_0. Decoupled: torch
+    without decay, theta <- (1 - lr lambda) theta + lr lambda theta_0 by hand before each step."""
+    lr, lam = 0.01, 0.3
+    gen = torch.Generator().manual_seed(5)
+    centres = [
+        torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in initial_parameters()
+    ]
+    ours_params = [p.clone().requires_grad_() for p in initial_parameters()]
+    ref_params = [p.clone().requires_grad_() for p in initial_parameters()]
+    ours = ours_cls(
+        [{"params": ours_params, "decay_centre": centres}],
+        lr=lr, weight_decay=lam, **{flag: decoupled}, **options,
+    )  # fmt: skip
+    reference = torch_cls(ref_params, lr=lr, weight_decay=0.0 if decoupled else lam, **options)
+    for step in range(STEPS):
+        for p, g in zip(ours_params, GRADIENTS[step], strict=True):
+            p.grad = g.clone()
+        ours.step()
+        with torch.no_grad():
+            for p, g, c in zip(ref_params, GRADIENTS[step], centres, strict=True):
+                if decoupled:
+                    p.mul_(1 - lr * lam).add_(c, alpha=lr * lam)
+                    p.grad = g.clone()
+                else:
+                    p.grad = g - lam * c
+        reference.step()
+    assert (
+        relative_error([p.detach() for p in ours_params], [p.detach() for p in ref_params])
+        < TOLERANCE
+    )
+
+
+def test_decay_centre_is_checked() -> None:
+    p = torch.zeros(3, requires_grad=True)
+    optimizer = SGD([{"params": [p], "decay_centre": [torch.zeros(2)]}], lr=0.1, weight_decay=0.1)
+    p.grad = torch.ones(3)
+    with pytest.raises(ValueError, match=r"decay_centre\[0\] must be a tensor of shape \(3,\)"):
+        optimizer.step()
+    other = Adam([{"params": [p], "decay_centre": []}], weight_decay=0.1)
+    with pytest.raises(ValueError, match="one tensor per parameter"):
+        other.step()

@@ -20,6 +20,7 @@ __all__ = [
     "check_nonnegative",
     "check_positive",
     "check_same_layout",
+    "offsets",
 ]
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -95,6 +96,18 @@ def as_tensor_list(name: str, params: Tensor | Iterable[Tensor]) -> list[Tensor]
         found = ", ".join(sorted(str(d) for d in dtypes))
         raise TypeError(f"{name} must share one dtype, got a mix of {found}")
     return tensors
+
+
+def offsets(
+    params: Tensor | Iterable[Tensor], centre: Tensor | Iterable[Tensor] | None
+) -> list[Tensor]:
+    """Return ``[p - c]`` for matching parameters and centre (``params`` when no centre)."""
+    tensors = as_tensor_list("params", params)
+    if centre is None:
+        return tensors
+    centres = as_tensor_list("centre", centre)
+    check_same_layout(("params", "centre"), tensors, centres)
+    return [p - c for p, c in zip(tensors, centres, strict=True)]
 
 
 def check_same_layout(

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from weightdecay._checks import as_tensor_list, check_nonnegative
+from weightdecay._checks import as_tensor_list, check_nonnegative, offsets
 
 __all__ = ["l2_penalty", "l2_penalty_grad", "squared_norm"]
 
@@ -63,8 +63,12 @@ def squared_norm(params: Tensor | Iterable[Tensor]) -> Tensor:
     return torch.stack([tensor.pow(2).sum() for tensor in tensors]).sum()
 
 
-def l2_penalty(params: Tensor | Iterable[Tensor], lambd: float) -> Tensor:
-    r"""The L2 penalty $\frac{\lambda}{2}\lVert\theta\rVert_2^2$.
+def l2_penalty(
+    params: Tensor | Iterable[Tensor],
+    lambd: float,
+    centre: Tensor | Iterable[Tensor] | None = None,
+) -> Tensor:
+    r"""The L2 penalty $\frac{\lambda}{2}\lVert\theta - \theta_0\rVert^2$ (zero centre by default).
 
     Parameters
     ----------
@@ -73,6 +77,9 @@ def l2_penalty(params: Tensor | Iterable[Tensor], lambd: float) -> Tensor:
         of floating tensors of one dtype (for instance `model.parameters()`).
     lambd : float
         The decay strength $\lambda \ge 0$, finite.
+    centre : Tensor or iterable of Tensor, optional
+        $\theta_0$, matching `params` tensor for tensor: decay towards it instead of
+        towards zero (L2-SP, Li et al. 2018).
 
     Returns
     -------
@@ -109,14 +116,23 @@ def l2_penalty(params: Tensor | Iterable[Tensor], lambd: float) -> Tensor:
     >>> by_hand = 0.25 * (net.weight.pow(2).sum() + net.bias.pow(2).sum())
     >>> bool(torch.isclose(penalty, by_hand))
     True
+
+    With a centre the penalty measures the distance to it:
+
+    >>> l2_penalty(torch.tensor([3.0, 4.0]), lambd=2.0, centre=torch.tensor([3.0, 2.0])).item()
+    4.0
     """
     lam = check_nonnegative("lambd", lambd)
-    # $$\ell_2(\theta) = \frac{\lambda}{2}\lVert\theta\rVert_2^2$$
-    return 0.5 * lam * squared_norm(params)
+    # $$\ell_2(\theta) = \frac{\lambda}{2}\lVert\theta - \theta_0\rVert_2^2$$
+    return 0.5 * lam * squared_norm(offsets(params, centre))
 
 
-def l2_penalty_grad(params: Tensor | Iterable[Tensor], lambd: float) -> list[Tensor]:
-    r"""The analytic gradient of the L2 penalty, $\lambda\theta$.
+def l2_penalty_grad(
+    params: Tensor | Iterable[Tensor],
+    lambd: float,
+    centre: Tensor | Iterable[Tensor] | None = None,
+) -> list[Tensor]:
+    r"""The analytic gradient of the L2 penalty, $\lambda(\theta - \theta_0)$.
 
     Differentiating entry by entry,
     $\frac{\partial}{\partial\theta_p}\frac{\lambda}{2}\sum_j\theta_j^2
@@ -129,11 +145,13 @@ def l2_penalty_grad(params: Tensor | Iterable[Tensor], lambd: float) -> list[Ten
         The penalized parameters $\theta$.
     lambd : float
         The decay strength $\lambda \ge 0$, finite.
+    centre : Tensor or iterable of Tensor, optional
+        $\theta_0$; zero by default.
 
     Returns
     -------
     list of Tensor
-        One detached tensor per parameter, $\lambda\theta$, same shapes.
+        One detached tensor per parameter, $\lambda(\theta - \theta_0)$, same shapes.
 
     Raises
     ------
@@ -156,6 +174,6 @@ def l2_penalty_grad(params: Tensor | Iterable[Tensor], lambd: float) -> list[Ten
     True
     """
     lam = check_nonnegative("lambd", lambd)
-    tensors = as_tensor_list("params", params)
-    # $$\nabla_\theta\,\ell_2(\theta) = \lambda\theta$$
+    tensors = offsets(params, centre)
+    # $$\nabla_\theta\,\ell_2(\theta) = \lambda(\theta - \theta_0)$$
     return [lam * tensor.detach() for tensor in tensors]

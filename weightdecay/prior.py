@@ -31,7 +31,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from weightdecay._checks import as_tensor_list, check_count, check_nonnegative, check_positive
+from weightdecay._checks import check_count, check_nonnegative, check_positive, offsets
 
 __all__ = [
     "decay_from_variance",
@@ -163,8 +163,12 @@ def prior_precision(lambd: float, n_terms: int) -> float:
     return n * lam
 
 
-def gaussian_log_prior(params: Tensor | Iterable[Tensor], tau: float) -> Tensor:
-    r"""Log-density of the isotropic prior, $\log\mathcal{N}(\theta \mid 0, \tau I_D)$.
+def gaussian_log_prior(
+    params: Tensor | Iterable[Tensor],
+    tau: float,
+    mean: Tensor | Iterable[Tensor] | None = None,
+) -> Tensor:
+    r"""Log-density of the isotropic prior, $\log\mathcal{N}(\theta \mid \theta_0, \tau I_D)$.
 
     Computed with `torch.distributions.Normal` as a sum over the $D$ entries of
     $\theta$ (the prior factorizes over coordinates).
@@ -175,6 +179,8 @@ def gaussian_log_prior(params: Tensor | Iterable[Tensor], tau: float) -> Tensor:
         $\theta$: one tensor or a non-empty iterable of floating tensors of one dtype.
     tau : float
         The prior variance $\tau > 0$ (not the precision).
+    mean : Tensor or iterable of Tensor, optional
+        $\theta_0$, matching `params`; zero by default.
 
     Returns
     -------
@@ -206,12 +212,12 @@ def gaussian_log_prior(params: Tensor | Iterable[Tensor], tau: float) -> Tensor:
     True
     """
     t = check_positive("tau", tau)
-    tensors = as_tensor_list("params", params)
+    tensors = offsets(params, mean)
     dtype = tensors[0].dtype
     prior = torch.distributions.Normal(
         torch.zeros((), dtype=dtype), torch.tensor(math.sqrt(t), dtype=dtype)
     )
-    # $$\log p(\theta) = \sum_{j=1}^{D}\log\mathcal{N}(\theta_j \mid 0, \tau)$$
+    # $$\log p(\theta) = \sum_{j=1}^{D}\log\mathcal{N}(\theta_j - \theta_{0,j} \mid 0, \tau)$$
     terms = [prior.log_prob(tensor).sum() for tensor in tensors]  # type: ignore[no-untyped-call]
     return torch.stack(terms).sum()
 
@@ -260,7 +266,10 @@ def log_prior_constant(n_params: int, lambd: float, n_terms: int) -> float:
 
 
 def scaled_negative_log_prior(
-    params: Tensor | Iterable[Tensor], lambd: float, n_terms: int
+    params: Tensor | Iterable[Tensor],
+    lambd: float,
+    n_terms: int,
+    mean: Tensor | Iterable[Tensor] | None = None,
 ) -> Tensor:
     r"""The prior's share of the per-term MAP loss, $-\frac{1}{N}\log p(\theta)$.
 
@@ -275,6 +284,9 @@ def scaled_negative_log_prior(
         The decay strength $\lambda > 0$.
     n_terms : int
         $N \ge 1$, the number of terms the data loss averages over.
+    mean : Tensor or iterable of Tensor, optional
+        The prior's mean $\theta_0$; with it the term is the L2-SP penalty
+        $\frac{\lambda}{2}\lVert\theta - \theta_0\rVert^2$ plus the same constant.
 
     Returns
     -------
@@ -322,4 +334,4 @@ def scaled_negative_log_prior(
     n = check_count("n_terms", n_terms)
     tau = prior_variance(lambd, n)
     # $$-\frac{1}{N}\log p(\theta), \qquad \tau = \frac{1}{N\lambda}$$
-    return -gaussian_log_prior(params, tau) / n
+    return -gaussian_log_prior(params, tau, mean) / n

@@ -29,6 +29,7 @@ from weightdecay.data import ClusterData, featurize, make_clusters
 from weightdecay.experiments.result import TrainingRun
 from weightdecay.metrics import flatten, max_abs_diff, relative_error
 from weightdecay.models.mlp import Net
+from weightdecay.optim.sgd import SGD
 from weightdecay.penalty import l2_penalty
 from weightdecay.prior import prior_variance, scaled_negative_log_prior
 from weightdecay.seeding import derive_seed
@@ -44,6 +45,20 @@ FORM_LABELS = {
     "prior": "Bayesian (Gaussian prior)",
 }
 """A human-readable name for each form."""
+
+
+def _split_like(vector: Tensor, model: Net) -> list[Tensor]:
+    """Split a flat parameter vector into tensors shaped like `model`'s parameters."""
+    shapes = [p.shape for p in model.parameters()]
+    total = sum(p.numel() for p in model.parameters())
+    if not isinstance(vector, Tensor) or vector.shape != (total,):
+        found = getattr(vector, "shape", vector)
+        raise ValueError(f"centre must be a flat tensor of {total} values, got {found!r}")
+    dtype = next(model.parameters()).dtype
+    if vector.dtype != dtype:
+        raise TypeError(f"centre must have dtype {dtype}, got {vector.dtype}")
+    pieces = torch.split(vector, [s.numel() for s in shapes])
+    return [piece.reshape(shape).clone() for piece, shape in zip(pieces, shapes, strict=True)]
 
 
 def _check_form(form: str) -> str:
@@ -62,6 +77,7 @@ def train_form(
     epochs: int,
     track_steps: int = 5,
     grid: Tensor | None = None,
+    centre: list[Tensor] | None = None,
 ) -> TrainingRun:
     r"""Train `model` in place by full-batch gradient descent with decay applied as `form`.
 
@@ -83,6 +99,11 @@ def train_form(
         How many first steps to record the parameters after.
     grid : Tensor or None, default None
         1-d inputs to predict on after training; None predicts on ``data.x``.
+    centre : list of Tensor or None, default None
+        $\theta_0$, one tensor per parameter: decay towards it (L2-SP) instead of zero.
+        The penalty becomes $\frac{\lambda}{2}\lVert\theta - \theta_0\rVert^2$, the prior
+        $\mathcal{N}(\theta_0, \tau I)$, and the "sgd" form uses this package's SGD with
+        the group's ``decay_centre`` (``torch.optim.SGD`` has none).
 
     Returns
     -------
@@ -119,9 +140,17 @@ def train_form(
     n_track = check_count("track_steps", track_steps, minimum=0)
     # N: the loss below averages over every entry of y.
     n_terms = data.y.numel()
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=eta, weight_decay=lam if form == "sgd" else 0.0
-    )
+    optimizer: torch.optim.Optimizer
+    if centre is None:
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=eta, weight_decay=lam if form == "sgd" else 0.0
+        )
+    else:
+        optimizer = SGD(
+            [{"params": list(model.parameters()), "decay_centre": centre}],
+            lr=eta,
+            weight_decay=lam if form == "sgd" else 0.0,
+        )
     losses: list[float] = []
     steps: list[Tensor] = []
     start = time.perf_counter()
@@ -131,11 +160,11 @@ def train_form(
         data_loss = (model(data.features) - data.y).pow(2).mean()
         if form == "penalty":
             # $$L(\theta) + \frac{\lambda}{2}\lVert\theta\rVert^2$$
-            loss = data_loss + l2_penalty(model.parameters(), lam)
+            loss = data_loss + l2_penalty(model.parameters(), lam, centre)
         elif form == "prior":
             # $$L(\theta) - \frac{1}{N}\log\mathcal{N}(\theta \mid 0, \tau I)$$
             # with $\tau = 1/(N\lambda)$
-            loss = data_loss + scaled_negative_log_prior(model.parameters(), lam, n_terms)
+            loss = data_loss + scaled_negative_log_prior(model.parameters(), lam, n_terms, centre)
         else:
             # $$L(\theta)$$, with $\lambda\theta$ added to the gradient by SGD.
             loss = data_loss
@@ -280,6 +309,7 @@ def run_bayes_experiment(
     grid_points: int = 100,
     forms: Sequence[str] = FORMS,
     log: Callable[[str], None] | None = None,
+    centre: Tensor | None = None,
 ) -> BayesExperiment:
     r"""Run each form of decay from the same initialization on the three-cluster data.
 
@@ -306,6 +336,9 @@ def run_bayes_experiment(
         Which forms to run (a non-empty subset of ``FORMS``, no repeats).
     log : callable or None, default None
         Called with one progress line per finished run (``print`` shows it).
+    centre : Tensor or None, default None
+        A flat vector $\theta_0$ of all parameters (the layout of `BayesExperiment.init`):
+        every form decays towards it instead of zero.
 
     Returns
     -------
@@ -353,6 +386,7 @@ def run_bayes_experiment(
             epochs=epochs,
             track_steps=track_steps,
             grid=grid,
+            centre=None if centre is None else _split_like(centre, template),
         )
         runs[form] = run
         if log is not None:

@@ -45,3 +45,24 @@ def check_betas(betas: object) -> tuple[float, float]:
             raise ValueError(f"betas[{index}] must be in [0, 1), got {beta!r}")
         values.append(number)
     return values[0], values[1]
+
+
+def group_centres(group: dict[str, object]) -> list[Tensor] | None:
+    """A parameter group's ``decay_centre`` (one tensor per parameter), checked, or None."""
+    centre = group.get("decay_centre")
+    if centre is None:
+        return None
+    params = list(group["params"])  # type: ignore[call-overload]
+    centres = list(centre) if not isinstance(centre, Tensor) else [centre]  # type: ignore[call-overload]
+    if len(centres) != len(params):
+        raise ValueError(
+            f"decay_centre must hold one tensor per parameter of its group: "
+            f"{len(params)} parameters, got {len(centres)} tensors"
+        )
+    for i, (p, c) in enumerate(zip(params, centres, strict=True)):
+        if not isinstance(c, Tensor) or c.shape != p.shape or c.dtype != p.dtype:
+            raise ValueError(
+                f"decay_centre[{i}] must be a tensor of shape {tuple(p.shape)} and dtype "
+                f"{p.dtype}, got {getattr(c, 'shape', c)!r}"
+            )
+    return centres

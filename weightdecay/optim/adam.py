@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from weightdecay.optim._checks import check_betas, check_hyper
+from weightdecay.optim._checks import check_betas, check_hyper, group_centres
 
 __all__ = ["Adam", "AdamW"]
 
@@ -64,6 +64,9 @@ class Adam(Optimizer):
 
     Notes
     -----
+    A parameter group may carry ``"decay_centre"`` (one tensor per parameter): decay
+    then pulls towards it instead of zero, coupled or decoupled.
+
     Sparse gradients raise ``RuntimeError`` at the step, as in ``torch.optim.Adam``.
 
     Examples
@@ -105,6 +108,7 @@ class Adam(Optimizer):
             "amsgrad": amsgrad,
             "maximize": maximize,
             "decoupled_weight_decay": decoupled_weight_decay,
+            "decay_centre": None,
         }
         super().__init__(params, defaults)
 
@@ -155,11 +159,12 @@ class Adam(Optimizer):
         for group in self.param_groups:
             # One parameter at a time, every step on it before the next: a parameter
             # decayed in step 2 is still in cache when step 5 updates it.
-            for p in group["params"]:
+            centres = group_centres(group)
+            for i, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
                 d = self._direction(p, group)
-                d = self._weight_decay(p, d, group)
+                d = self._weight_decay(p, d, group, None if centres is None else centres[i])
                 state = self._state(p, group)
                 state["step"] += 1
                 self._first_moment(state["exp_avg"], d, group)
@@ -191,17 +196,27 @@ class Adam(Optimizer):
         # $$d_t = \pm g_t$$
         return -grad if group["maximize"] else grad
 
-    def _weight_decay(self, p: Tensor, d: Tensor, group: dict[str, Any]) -> Tensor:
-        """Step 2: coupled decay joins the direction; decoupled decay shrinks the parameter."""
+    def _weight_decay(
+        self, p: Tensor, d: Tensor, group: dict[str, Any], centre: Tensor | None = None
+    ) -> Tensor:
+        r"""Step 2: coupled decay joins the direction; decoupled decay shrinks the parameter.
+
+        With a decay centre $\theta_0$ (the group's ``decay_centre``) both pull towards it.
+        """
         lam, lr = float(group["weight_decay"]), float(group["lr"])
         if lam == 0:
             return d
         if group["decoupled_weight_decay"]:
-            # $$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$$
+            # $$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1} + \eta\lambda\theta_0$$
             p.mul_(1 - lr * lam)
+            if centre is not None:
+                p.add_(centre, alpha=lr * lam)
             return d
-        # $$d_t \leftarrow d_t + \lambda\theta_{t-1}$$
-        return d.add(p, alpha=lam)
+        # $$d_t \leftarrow d_t + \lambda(\theta_{t-1} - \theta_0)$$
+        decayed = d.add(p, alpha=lam)
+        if centre is not None:
+            decayed.add_(centre, alpha=-lam)
+        return decayed
 
     def _first_moment(self, exp_avg: Tensor, d: Tensor, group: dict[str, Any]) -> None:
         """Step 3: the running mean of the direction."""

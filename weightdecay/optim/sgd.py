@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from weightdecay.optim._checks import check_hyper
+from weightdecay.optim._checks import check_hyper, group_centres
 
 __all__ = ["SGD"]
 
@@ -69,6 +69,10 @@ class SGD(Optimizer):
 
     Notes
     -----
+    A parameter group may carry ``"decay_centre"``: one tensor per parameter, the
+    $\theta_0$ that decay pulls towards instead of zero (L2-SP); both the coupled and
+    the decoupled form use it.
+
     With coupled decay and sparse gradients this raises ``RuntimeError`` at the step,
     as ``torch.optim.SGD`` does (a sparse gradient cannot absorb $\lambda\theta$).
 
@@ -126,6 +130,7 @@ class SGD(Optimizer):
             "nesterov": nesterov,
             "maximize": maximize,
             "decoupled": decoupled,
+            "decay_centre": None,
         }
         super().__init__(params, defaults)
 
@@ -167,11 +172,18 @@ class SGD(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
+            has_grad = [p.grad is not None for p in group["params"]]
+            params = [p for p, keep in zip(group["params"], has_grad, strict=True) if keep]
             if not params:
                 continue
+            all_centres = group_centres(group)
+            centres = (
+                None
+                if all_centres is None
+                else [c for c, keep in zip(all_centres, has_grad, strict=True) if keep]
+            )
             direction = self._direction(params, group)
-            direction = self._weight_decay(params, direction, group)
+            direction = self._weight_decay(params, direction, group, centres)
             direction = self._momentum(params, direction, group)
             self._update(params, direction, group)
         return loss
@@ -183,23 +195,36 @@ class SGD(Optimizer):
         return [(grads, -1.0 if group["maximize"] else 1.0)]
 
     def _weight_decay(
-        self, params: list[Tensor], direction: Terms, group: dict[str, Any]
+        self,
+        params: list[Tensor],
+        direction: Terms,
+        group: dict[str, Any],
+        centres: list[Tensor] | None = None,
     ) -> Terms:
-        """Step 2: coupled decay joins the direction; decoupled decay shrinks the parameters."""
+        r"""Step 2: coupled decay joins the direction; decoupled decay shrinks the parameters.
+
+        With a decay centre $\theta_0$ (the group's ``decay_centre``) both decay towards
+        it: $\lambda(\theta - \theta_0)$ joins the direction, or
+        $\theta \leftarrow \theta - \eta\lambda(\theta - \theta_0)$.
+        """
         lam, lr = float(group["weight_decay"]), float(group["lr"])
         if lam == 0:
             return direction
         if group["decoupled"]:
-            for p in params:
-                # $$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$$
+            for i, p in enumerate(params):
+                # $$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1} + \eta\lambda\theta_0$$
                 p.mul_(1 - lr * lam)
+                if centres is not None:
+                    p.add_(centres[i], alpha=lr * lam)
             return direction
         if any(t.is_sparse for tensors, _ in direction for t in tensors):
             raise RuntimeError(
                 "coupled weight_decay cannot be added to a sparse gradient (torch.optim.SGD "
                 "raises here too); use decoupled=True or weight_decay=0 for sparse parameters"
             )
-        # $$d_t \leftarrow d_t + \lambda\theta_{t-1}$$
+        # $$d_t \leftarrow d_t + \lambda(\theta_{t-1} - \theta_0)$$
+        if centres is not None:
+            return [*direction, (params, lam), (centres, -lam)]
         return [*direction, (params, lam)]
 
     def _momentum(self, params: list[Tensor], direction: Terms, group: dict[str, Any]) -> Terms:
