@@ -223,3 +223,12 @@ def test_centred_decay_ends_elsewhere_than_decay_to_zero(l2sp: BayesExperiment) 
 def test_centre_must_match_the_network() -> None:
     with pytest.raises(ValueError, match="centre must be a flat tensor of 261 values"):
         run_bayes_experiment(epochs=1, centre=torch.zeros(5, dtype=torch.float64))
+
+
+def test_linear_experiment_with_a_centre_keeps_parity() -> None:
+    gen = torch.Generator().manual_seed(12)
+    centre = torch.randn(6, 3, generator=gen, dtype=torch.float64) * 20
+    centred = run_linear_experiment(lambd=1.0, epochs=4, centre=centre)
+    plain = run_linear_experiment(lambd=1.0, epochs=4)
+    assert centred.parity()["mape_predictions"] < LINEAR_MAPE[torch.float64]
+    assert relative_error(centred.scratch.final_vector(), plain.scratch.final_vector()) > 1e-3

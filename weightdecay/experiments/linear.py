@@ -154,9 +154,10 @@ def _train_torch(
     batch_size: int,
     track_steps: int,
     log: Callable[[str], None] | None,
+    centre: Tensor | None = None,
 ) -> TrainingRun:
     """Mini-batch ``SGD(weight_decay=lambd)`` on the weight group of an ``nn.Linear``."""
-    optimizer = model.sgd(lr=lr, weight_decay=lambd)
+    optimizer = model.sgd(lr=lr, weight_decay=lambd, centre=centre)
     loss_fn = torch.nn.MSELoss()
     train_loss: list[float] = []
     valid_loss: list[float] = []
@@ -206,6 +207,7 @@ def run_linear_experiment(
     batch_size: int | None = None,
     track_steps: int = 5,
     log: Callable[[str], None] | None = None,
+    centre: Tensor | None = None,
 ) -> LinearExperiment:
     r"""Train the scratch model and its ``torch.nn`` twin from one initialization.
 
@@ -231,6 +233,8 @@ def run_linear_experiment(
         How many first steps to record the parameters after.
     log : callable or None, default None
         Called with each epoch's log line (``print`` shows progress).
+    centre : Tensor or None, default None
+        $W_0$, shape (6, 3) for the default data: both models decay towards it (L2-SP).
 
     Returns
     -------
@@ -271,6 +275,7 @@ def run_linear_experiment(
         lam,
         dtype=dtype,
         generator=torch_generator(root, "scratch-init"),
+        centre=centre,
     )
     with torch.no_grad():
         twin_pred = twin(data.x_valid)
@@ -283,6 +288,7 @@ def run_linear_experiment(
     reference = _train_torch(
         twin,
         data,
+        centre=centre,
         lr=eta,
         lambd=lam,
         epochs=n_epochs,

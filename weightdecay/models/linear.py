@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from weightdecay._checks import check_count, check_dtype, check_nonnegative, check_positive
+from weightdecay.optim.sgd import SGD
 
 __all__ = ["ScratchLinearRegression", "TorchLinearRegression"]
 
@@ -48,6 +49,9 @@ class ScratchLinearRegression:
     generator : torch.Generator or None, default None
         Source of the standard-normal initial $W$ and $b$; None uses the
         global generator.
+    centre : Tensor or None, default None
+        $W_0$, shape (n_features, n_targets): decay pulls $W$ towards it (L2-SP),
+        $\nabla_W J = X^\top\Delta + \lambda(W - W_0)$.
 
     Attributes
     ----------
@@ -91,6 +95,7 @@ class ScratchLinearRegression:
         *,
         dtype: torch.dtype = torch.float64,
         generator: torch.Generator | None = None,
+        centre: Tensor | None = None,
     ) -> None:
         self.n_features = check_count("n_features", n_features)
         self.n_targets = check_count("n_targets", n_targets)
@@ -98,6 +103,15 @@ class ScratchLinearRegression:
         self.dtype = check_dtype("dtype", dtype)
         self.w = torch.randn(n_features, n_targets, dtype=dtype, generator=generator)
         self.b = torch.randn(n_targets, dtype=dtype, generator=generator)
+        if centre is not None:
+            if not isinstance(centre, Tensor) or centre.shape != (n_features, n_targets):
+                found = getattr(centre, "shape", centre)
+                raise ValueError(
+                    f"centre must have shape ({n_features}, {n_targets}), got {found!r}"
+                )
+            if centre.dtype != dtype:
+                raise TypeError(f"centre must have dtype {dtype}, got {centre.dtype}")
+        self.centre = centre
 
     def parameters(self) -> list[Tensor]:
         """The parameters, ``[w, b]``.
@@ -248,8 +262,11 @@ class ScratchLinearRegression:
             )
         # $$\Delta = \frac{2}{mk}(\hat Y - Y)$$
         delta = 2 * (pred - y) / y.numel()
-        # $$\frac{\partial J}{\partial W} = X^\top\Delta + \lambda W$$
-        grad_w = x.T @ delta + self.lambd * self.w
+        # $$\frac{\partial J}{\partial W} = X^\top\Delta + \lambda (W - W_0)$$
+        if self.centre is None:
+            grad_w = x.T @ delta + self.lambd * self.w
+        else:
+            grad_w = x.T @ delta + self.lambd * (self.w - self.centre)
         # $$\frac{\partial J}{\partial b} = \Delta^\top\mathbf{1}$$
         grad_b = delta.sum(dim=0)
         return grad_w, grad_b
@@ -375,8 +392,14 @@ class TorchLinearRegression(nn.Module):
         out: Tensor = self.layer(x)
         return out
 
-    def sgd(self, lr: float, weight_decay: float) -> torch.optim.SGD:
+    def sgd(
+        self, lr: float, weight_decay: float, centre: Tensor | None = None
+    ) -> torch.optim.Optimizer:
         r"""``torch.optim.SGD`` with decay on the weight's group and none on the bias's.
+
+        With a `centre` $W_0$ the weight decays towards it instead, through this
+        package's `weightdecay.optim.SGD` and its ``decay_centre`` (``torch.optim.SGD``
+        has no such option).
 
         Parameters
         ----------
@@ -384,6 +407,8 @@ class TorchLinearRegression(nn.Module):
             The learning rate, > 0.
         weight_decay : float
             $\lambda \ge 0$ for the weight; the bias group gets 0.
+        centre : Tensor or None, default None
+            $W_0$, shape (n_features, n_targets) (the transpose of ``layer.weight``).
 
         Returns
         -------
@@ -404,6 +429,18 @@ class TorchLinearRegression(nn.Module):
         """
         eta = check_positive("lr", lr)
         lam = check_nonnegative("weight_decay", weight_decay)
+        if centre is not None:
+            expected = (self.layer.in_features, self.layer.out_features)
+            if centre.shape != expected:
+                raise ValueError(f"centre must have shape {expected}, got {tuple(centre.shape)}")
+            return SGD(
+                [
+                    {"params": [self.layer.weight], "weight_decay": lam,
+                     "decay_centre": [centre.T.contiguous()]},
+                    {"params": [self.layer.bias], "weight_decay": 0.0},
+                ],
+                lr=eta,
+            )  # fmt: skip
         return torch.optim.SGD(
             [
                 {"params": [self.layer.weight], "weight_decay": lam},
