@@ -42,6 +42,7 @@
 # %%
 import inspect
 import itertools
+import textwrap
 
 import matplotlib.pyplot as plt
 import torch
@@ -113,7 +114,7 @@ print(f"bias drawn from the seed: {split.bias:.6f}")
 
 # %%
 source = inspect.getsource(ScratchLinearRegression.gradients)
-body = source[source.index('"""\n', source.index('"""') + 3) + 4 :]
+body = textwrap.dedent(source[source.index("        # $$") :])
 Markdown(f"```python\n{body}```")
 
 # %% [markdown]

@@ -31,6 +31,7 @@ from weightdecay._checks import check_count, check_nonnegative, check_positive
 
 __all__ = [
     "EvidenceFit",
+    "EvidenceRunawayError",
     "Posterior",
     "log_evidence",
     "matching_decay",
@@ -239,6 +240,20 @@ def log_evidence(x: Tensor, y: Tensor, weight_precision: float, noise_precision:
     )
 
 
+class EvidenceRunawayError(RuntimeError):
+    r"""Evidence maximization left the valid range: a precision became non-positive or infinite.
+
+    With fewer rows than features and no hyperprior the model can interpolate the data:
+    the residual vanishes, $\gamma \to n$ and the noise precision grows without bound
+    (rounding then pushes $n - \gamma$ below zero). The ``history`` attribute holds the
+    ``(weight_precision, noise_precision)`` pairs up to that point.
+    """
+
+    def __init__(self, message: str, history: list[tuple[float, float]]) -> None:
+        super().__init__(message)
+        self.history = history
+
+
 @dataclass(frozen=True)
 class EvidenceFit:
     r"""The result of `maximize_evidence` for one target.
@@ -253,6 +268,8 @@ class EvidenceFit:
         $\sum_i \beta s_i/(\alpha + \beta s_i)$, the effective number of parameters.
     n_iter : int
         Iterations run.
+    history : list of tuple of float
+        $(\alpha, \beta)$ after each iteration.
     """
 
     posterior: Posterior
@@ -260,6 +277,7 @@ class EvidenceFit:
     noise_precision: float
     gamma: float
     n_iter: int
+    history: list[tuple[float, float]]
 
 
 def maximize_evidence(
@@ -300,6 +318,12 @@ def maximize_evidence(
     -------
     EvidenceFit
 
+    Raises
+    ------
+    EvidenceRunawayError
+        If a precision leaves $(0, \infty)$: typically fewer rows than features with no
+        hyperprior on the noise precision.
+
     Examples
     --------
     >>> import torch
@@ -332,7 +356,8 @@ def maximize_evidence(
 
     previous: Tensor | None = None
     iteration = 0
-    for iteration in range(n_max):  # noqa: B007 - the count is reported
+    history: list[tuple[float, float]] = []
+    for iteration in range(n_max):
         m = mean_for(alpha, beta)
         sse = float((yc - xc @ m).pow(2).sum())
         # $$\gamma = \sum_i \frac{\beta s_i}{\alpha + \beta s_i}$$
@@ -340,10 +365,19 @@ def maximize_evidence(
         # $$\alpha \leftarrow \frac{\gamma}{\lVert m\rVert^2},
         #   \qquad \beta \leftarrow \frac{n - \gamma}{E_D}$$
         alpha = (gamma + 2 * l1) / (float(m.pow(2).sum()) + 2 * l2)
-        beta = (n - gamma + 2 * a1) / (sse + 2 * a2)
+        beta = (n - gamma + 2 * a1) / (sse + 2 * a2) if sse + 2 * a2 > 0 else math.inf
+        history.append((alpha, beta))
+        if not (0 < alpha < math.inf and 0 < beta < math.inf):
+            raise EvidenceRunawayError(
+                f"evidence maximization ran away at iteration {iteration + 1}: "
+                f"weight precision {alpha:.3g}, noise precision {beta:.3g} (n={n} rows, "
+                f"gamma={gamma:.6g}); with fewer rows than features pass small hyperpriors, "
+                "for example alpha_1 = alpha_2 > 0",
+                history,
+            )
         if previous is not None and float((previous - m).abs().sum()) < threshold:
             break
         previous = m
     post = posterior(x, y, alpha, beta)
     gamma = float((beta * s / (alpha + beta * s)).sum())
-    return EvidenceFit(post, alpha, beta, gamma, iteration + 1)
+    return EvidenceFit(post, alpha, beta, gamma, iteration + 1, history)

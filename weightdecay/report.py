@@ -309,6 +309,8 @@ def decay_form_checks(
 def checks_table(checks: Iterable[ParityCheck]) -> str:
     """A Markdown table of checks: experiment, quantity, dtype, measured, bound, verdict.
 
+    The experiment column is left out when every check comes from the same one.
+
     Parameters
     ----------
     checks : iterable of ParityCheck
@@ -320,21 +322,30 @@ def checks_table(checks: Iterable[ParityCheck]) -> str:
     Examples
     --------
     >>> from weightdecay.report import ParityCheck, checks_table
-    >>> print(checks_table([ParityCheck("demo", "relative error", "float64", 2e-16, 1e-12)]))
+    >>> rows = [ParityCheck("demo", "relative error", "float64", 2e-16, 1e-12),
+    ...         ParityCheck("other", "MAPE (%)", "float32", 0.0, 0.0, exact=True)]
+    >>> print(checks_table(rows))
     | experiment | quantity | dtype | measured | bound | holds |
     | --- | --- | --- | --- | --- | --- |
     | demo | relative error | float64 | 2.00e-16 | < 1e-12 | yes |
+    | other | MAPE (%) | float32 | 0 | = 0 | yes |
+    >>> print(checks_table(rows[:1]))
+    | quantity | dtype | measured | bound | holds |
+    | --- | --- | --- | --- | --- |
+    | relative error | float64 | 2.00e-16 | < 1e-12 | yes |
     """
-    lines = [
-        "| experiment | quantity | dtype | measured | bound | holds |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for c in checks:
-        verdict = "yes" if c.holds else "**NO**"
-        lines.append(
-            f"| {c.experiment} | {c.quantity} | {c.dtype} | {format_value(c.value)} "
-            f"| {c.bound} | {verdict} |"
-        )
+    rows = list(checks)
+    with_experiment = len({c.experiment for c in rows}) > 1
+    header = ["quantity", "dtype", "measured", "bound", "holds"]
+    if with_experiment:
+        header.insert(0, "experiment")
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for c in rows:
+        cells = [c.quantity, c.dtype, format_value(c.value), c.bound]
+        cells.append("yes" if c.holds else "**NO**")
+        if with_experiment:
+            cells.insert(0, c.experiment)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
