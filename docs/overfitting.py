@@ -21,6 +21,7 @@
 # pick: by cross-validation, or by the evidence.
 
 # %%
+import itertools
 import math
 
 import matplotlib.pyplot as plt
@@ -62,7 +63,7 @@ for lam in lambdas:
     curves["norm"].append(float(w.norm()))
 best = min(range(len(lambdas)), key=lambda i: curves["valid"][i])
 assert curves["train"][0] < 1e-10 < curves["train"][-1]
-assert all(a >= b for a, b in zip(curves["norm"], curves["norm"][1:], strict=False))
+assert all(a >= b for a, b in itertools.pairwise(curves["norm"]))
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), dpi=100)
 axes[0].loglog(lambdas, curves["train"], label="training MSE")
 axes[0].loglog(lambdas, curves["valid"], label="validation MSE")
@@ -174,7 +175,7 @@ for h in (1e-6, 1e-3, 1e-1, 1.0):
     )
 best_valid = curves["valid"][best]
 assert valid_cv < 1.02 * best_valid and all(v < 1.02 * best_valid for v in chosen.values())
-assert all(a < b for a, b in zip(noise_std, noise_std[1:], strict=False))
+assert all(a < b for a, b in itertools.pairwise(noise_std))
 Markdown("\n".join(rows) + f"\n\nBest validation MSE on the λ grid: {best_valid:.5f}.")
 
 # %% [markdown]
