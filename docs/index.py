@@ -53,6 +53,11 @@
 # | [Weight decay from scratch](from-scratch.html) | the first source: $\partial J/\partial W$ derived, a hand-written update against `torch.optim.SGD`, parity in float32 and float64 |
 # | [A Bayesian perspective](bayesian.html) | the second source: the MAP derivation step by step, three ways of applying the same decay, their trajectories compared |
 # | [When L2 is weight decay, and when it is not](l2-vs-decay.html) | momentum, Adam against AdamW, decay and learning rate, parameter groups, gradient accumulation |
+# | [Where gradient descent ends up](closed-form.html) | the ridge closed form, its parity with scikit-learn, convergence of decayed gradient descent, the regularization path |
+# | [Overfitting and the choice of lambda](overfitting.html) | d2l's 200-feature, 20-row problem; cross-validation against the evidence |
+# | [Why decay shrinks what it shrinks](shrinkage.html) | the eigen view, effective parameters, early stopping as another filter |
+# | [Beyond MAP](beyond-map.html) | the full posterior, predictive bands, the evidence against lambda |
+# | [Informative priors](informative-priors.html) | decay towards pretrained weights (L2-SP) on a transfer task |
 # | [Notation](notation.html) | every symbol, its name in code, and how scikit-learn's names differ |
 # | [API](api.html) | the package's functions, with their equations and examples |
 # | [References](references.html) | the sources and the literature the pages cite |
