@@ -100,8 +100,8 @@ assert train0 < 1e-8 and valid0 > 100 * curves["valid"][best]
 # %% [markdown]
 # ## A factor of 1/2 between two implementations
 #
-# The book's from-scratch version minimizes $\frac{1}{n}\sum_i \frac{1}{2}(\hat y_i - y_i)^2
-# + \frac{\lambda}{2}\lVert w\rVert^2$ (its squared loss carries a $\frac12$), its concise
+# The book's from-scratch version minimizes $\frac{1}{n}\sum_i \frac{1}{2}(\hat y_i - y_i)^2 +
+# \frac{\lambda}{2}\lVert w\rVert^2$ (its squared loss carries a $\frac12$), its concise
 # version $\frac{1}{n}\sum_i(\hat y_i - y_i)^2$ with `weight_decay=λ`, that is
 # $+\frac{\lambda}{2}\lVert w\rVert^2$. Doubling the first objective gives the second
 # with $2\lambda$: the same number means twice the decay in the from-scratch version.

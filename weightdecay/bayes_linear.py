@@ -12,8 +12,8 @@ With $X_c^\top X_c = V\,\mathrm{diag}(s)\,V^\top$:
   $m = \Sigma(\beta X_c^\top y_c + \alpha w_0)$: ridge regression with
   $\alpha_{\text{Ridge}} = \alpha/\beta$, which is our $\lambda = 2\alpha/(\beta n)$;
 * the evidence $\log p(y \mid \alpha, \beta) = \frac{1}{2}\big[d\log\alpha + n\log\beta
-  - \beta\lVert y_c - X_c m\rVert^2 - \alpha\lVert m\rVert^2 - \log|\Sigma^{-1}|
-  - n\log 2\pi\big]$ (with $w_0 = 0$, as scikit-learn computes it);
+  -{}\beta\lVert y_c - X_c m\rVert^2 - \alpha\lVert m\rVert^2 - \log|\Sigma^{-1}|
+  -{}n\log 2\pi\big]$ (with $w_0 = 0$, as scikit-learn computes it);
 * MacKay's fixed point (Bishop, PRML 3.5.2): $\gamma = \sum_i \beta s_i/(\alpha + \beta s_i)$,
   $\alpha \leftarrow \gamma/\lVert m\rVert^2$,
   $\beta \leftarrow (n - \gamma)/\lVert y_c - X_c m\rVert^2$.

@@ -31,7 +31,7 @@ def gaussian_nll(pred: Tensor, target: Tensor, variance: float) -> Tensor:
     r"""Mean Gaussian negative log-likelihood of `target` around `pred`.
 
     $\frac{1}{N}\sum_{i=1}^{N}\Big[\frac{(y_i - \hat y_i)^2}{2\sigma^2}
-    + \frac{1}{2}\log(2\pi\sigma^2)\Big]$ over all $N$ entries.
+    +{}\frac{1}{2}\log(2\pi\sigma^2)\Big]$ over all $N$ entries.
 
     Parameters
     ----------
