@@ -61,8 +61,9 @@ assert gap < 1e-12 and 0 < fit.gamma < 2
 # ## The predictive distribution
 #
 # Mean and a band of $\pm 2$ predictive standard deviations on $[-12, 12]$, over the
-# training data. The band is narrowest inside the clusters and widens in the gaps and
-# beyond the data, where only the prior constrains the fit.
+# training data. Most of the band's width is the noise term $1/\beta$; the parameter
+# term adds to it away from the data, so the band is wider at the ends of the range than
+# in the middle cluster (asserted).
 
 # %%
 grid = torch.linspace(-12, 12, 241, dtype=torch.float64)

@@ -66,7 +66,8 @@
 # %% [markdown]
 # ## Every parity figure on the site
 #
-# The identities the pages derive are measured at seeded points (`derivation_checks`),
+# The identities the pages derive are measured at seeded points (`derivation_checks`,
+# `closed_form_checks`),
 # and the two experiments run here again, in both dtypes, by calling the package's entry
 # points `run_linear_experiment` and `run_bayes_experiment`; the equivalences of the page
 # on L2 against weight decay are measured again too. A row's bound is the
@@ -80,7 +81,7 @@ import torch
 from IPython.display import Markdown
 
 from weightdecay import run_bayes_experiment, run_linear_experiment
-from weightdecay.derivations import derivation_checks
+from weightdecay.derivations import closed_form_checks, derivation_checks
 from weightdecay.experiments.accumulation import accumulation_experiment
 from weightdecay.experiments.adaptive import compare_adam_decay
 from weightdecay.experiments.momentum import compare_momentum_decay
@@ -92,7 +93,7 @@ from weightdecay.report import (
     linear_checks,
 )
 
-checks = derivation_checks()
+checks = derivation_checks() + closed_form_checks()
 for dtype in (torch.float64, torch.float32):
     checks += linear_checks(run_linear_experiment(dtype=dtype))
     checks += bayes_checks(run_bayes_experiment(dtype=dtype))

@@ -11,19 +11,24 @@ from __future__ import annotations
 import math
 
 import torch
+from sklearn.linear_model import Ridge
 from torch import Tensor
 
+from weightdecay.bayes_linear import matching_decay, maximize_evidence
+from weightdecay.closed_form import gd_iterate, ridge_closed_form
 from weightdecay.data import make_clusters, make_regression_split
 from weightdecay.likelihood import MSE_NOISE_VARIANCE, gaussian_nll
 from weightdecay.metrics import relative_error
 from weightdecay.models.linear import ScratchLinearRegression
 from weightdecay.models.mlp import Net
+from weightdecay.optim.sgd import SGD
 from weightdecay.penalty import l2_penalty, l2_penalty_grad
 from weightdecay.prior import log_prior_constant, scaled_negative_log_prior
 from weightdecay.report import ParityCheck
+from weightdecay.ridge import ridge_alpha
 from weightdecay.seeding import derive_seed, torch_generator
 
-__all__ = ["derivation_checks", "scalar_relative_error"]
+__all__ = ["closed_form_checks", "derivation_checks", "scalar_relative_error"]
 
 
 def scalar_relative_error(a: Tensor | float, b: Tensor | float) -> float:
@@ -136,3 +141,67 @@ def derivation_checks(seed: int = 0, lambd: float = 0.01) -> list[ParityCheck]:
         ParityCheck(name, "prior gradient vs lambda theta (relative)", f64,
                     relative_error(prior_grads, analytic), 1e-13),
     ]  # fmt: skip
+
+
+def closed_form_checks(seed: int = 0, lambd: float = 0.01) -> list[ParityCheck]:
+    r"""The closed forms of the linear model against their oracles, float64.
+
+    * `weightdecay.closed_form.ridge_closed_form` on the first source's data against
+      scikit-learn's ``Ridge(alpha = nk\lambda/2)``, weights and intercepts;
+    * the early-stopping closed form `gd_iterate` against 10 and 200 steps of this
+      package's SGD on the centred data;
+    * the Bayesian posterior mean against the ridge solution for the matching $\lambda$,
+      at the evidence maximum on the second source's data.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seeds the data.
+    lambd : float, default 0.01
+        $\lambda$ for the ridge comparison.
+
+    Returns
+    -------
+    list of ParityCheck
+
+    Examples
+    --------
+    >>> from weightdecay.derivations import closed_form_checks
+    >>> checks = closed_form_checks()
+    >>> len(checks), all(check.holds for check in checks)
+    (5, True)
+    """
+    name, f64 = "closed forms", "float64"
+    split = make_regression_split(seed=seed)
+    x, y = split.x_train, split.y_train
+    n, k = y.shape
+    w_star, b_star = ridge_closed_form(x, y, lambd)
+    fit = Ridge(alpha=ridge_alpha(lambd, n, k)).fit(x.numpy(), y.numpy())
+    checks = [
+        ParityCheck(name, "ridge W vs scikit-learn Ridge (relative)", f64,
+                    relative_error(w_star, torch.from_numpy(fit.coef_.T.copy())), 1e-12),
+        ParityCheck(name, "ridge b vs scikit-learn Ridge (relative)", f64,
+                    relative_error(b_star, torch.from_numpy(fit.intercept_.copy())), 1e-12),
+    ]  # fmt: skip
+    xc, yc = x - x.mean(dim=0), y - y.mean(dim=0)
+    w = torch.zeros(x.shape[1], k, dtype=torch.float64, requires_grad=True)
+    optimizer = SGD([w], lr=0.5)
+    for t in range(1, 201):
+        optimizer.zero_grad()
+        (xc @ w - yc).pow(2).mean().backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        if t in (10, 200):
+            error = relative_error(gd_iterate(x, y, lr=0.5, steps=t), w.detach())
+            checks.append(
+                ParityCheck(name, f"early stopping: closed form vs {t} SGD steps (relative)",
+                            f64, error, 1e-12)
+            )  # fmt: skip
+    data = make_clusters(seed=seed)
+    evidence = maximize_evidence(data.features, data.y[:, 0], tol=1e-12, max_iter=10_000)
+    lam = matching_decay(evidence.weight_precision, evidence.noise_precision, data.n)
+    w_ridge, _ = ridge_closed_form(data.features, data.y, lam)
+    checks.append(
+        ParityCheck(name, "posterior mean vs ridge at the matching lambda (relative)", f64,
+                    relative_error(evidence.posterior.mean, w_ridge[:, 0]), 1e-12)
+    )  # fmt: skip
+    return checks
