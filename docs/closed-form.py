@@ -40,10 +40,9 @@ import numpy as np
 import torch
 from IPython.display import Markdown
 
-from weightdecay import make_regression_split, ridge_alpha
-from weightdecay.closed_form import ridge_closed_form, shrinkage
+from weightdecay import make_regression_split
+from weightdecay.closed_form import descent_to_ridge, ridge_closed_form
 from weightdecay.derivations import closed_form_checks
-from weightdecay.optim import SGD
 from weightdecay.report import assert_checks, checks_table
 
 split = make_regression_split(seed=0)
@@ -66,24 +65,10 @@ Markdown(checks_table(checks))
 # The slowest of these factors is the predicted asymptotic rate.
 
 # %%
-xc = x - x.mean(dim=0)
-w_c, b_c = ridge_closed_form(xc, y, lambd)
-lr = 0.5
-w = torch.zeros(6, 3, dtype=torch.float64, requires_grad=True)
-b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-optimizer = SGD([{"params": [w], "weight_decay": lambd}, {"params": [b]}], lr=lr)
-distance = []
-for _ in range(300):
-    optimizer.zero_grad()
-    (xc @ w + b - y).pow(2).mean().backward()
-    optimizer.step()
-    distance.append(torch.cat([(w - w_c).flatten(), b - b_c]).norm().item())
-s = shrinkage(x, 0.0).eigenvalues
-eta_prime, alpha = 2 * lr / (n * k), ridge_alpha(lambd, n, k)
-rates = [abs(1 - eta_prime * (float(si) + alpha)) for si in s] + [abs(1 - 2 * lr / k)]
-predicted = max(rates)
-observed = distance[60] / distance[59]
-print(f"predicted rate {predicted:.6f}, observed at step 60 {observed:.6f}")
+descent = descent_to_ridge(x, y, lambd, lr=0.5, steps=300)
+distance, predicted = descent.distances, descent.predicted_rate
+observed = descent.observed_rate(61)
+print(f"predicted rate {predicted:.6f}, observed at step 61 {observed:.6f}")
 print(f"distance after 300 steps: {distance[-1]:.2e}")
 assert abs(observed / predicted - 1) < 1e-4 and distance[-1] < 1e-12
 

@@ -37,13 +37,12 @@
 import itertools
 
 import matplotlib.pyplot as plt
-import torch
 from IPython.display import Markdown
 
-from weightdecay.closed_form import early_stopping_filter, gd_iterate, matching_lambda, shrinkage
+from weightdecay.closed_form import early_stopping_filter, matching_lambda, shrinkage
+from weightdecay.derivations import early_stopping_checks
 from weightdecay.experiments.adaptive import scaled_regression
-from weightdecay.optim import SGD
-from weightdecay.report import ParityCheck, assert_checks, checks_table
+from weightdecay.report import assert_checks, checks_table
 
 # Inputs whose column scales span two orders of magnitude: eigenvalues spread out.
 x, y_1d, _ = scaled_regression(seed=0, n_samples=100, n_features=8)
@@ -85,26 +84,7 @@ Markdown("\n".join(rows))
 
 # %%
 lr = 1e-3  # below N / s_max for this design, so gradient descent converges
-xc, yc = x - x.mean(dim=0), y - y.mean(dim=0)
-w = torch.zeros(x.shape[1], 1, dtype=torch.float64, requires_grad=True)
-optimizer = SGD([w], lr=lr)
-checks = []
-for t in range(1, 201):
-    optimizer.zero_grad()
-    (xc @ w - yc).pow(2).mean().backward()
-    optimizer.step()
-    if t in (10, 200):
-        closed = gd_iterate(x, y, lr=lr, steps=t)
-        error = float((closed - w.detach()).norm() / w.detach().norm())
-        checks.append(
-            ParityCheck(
-                "early stopping",
-                f"closed form vs {t} steps of SGD (relative)",
-                "float64",
-                error,
-                1e-12,
-            )
-        )
+checks = early_stopping_checks(x, y, lr=lr)
 assert_checks(checks)
 Markdown(checks_table(checks))
 

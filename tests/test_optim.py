@@ -196,8 +196,19 @@ def test_sparse_sgd_behaves_like_torch(kwargs: dict[str, Any]) -> None:
 
 
 def test_sparse_sgdw_equals_manual_decay() -> None:
+    # The oracle: torch's SGD without decay, the table multiplied by (1 - lr * wd) by hand.
     ours = sparse_outcome(SGD, weight_decay=0.1, decoupled=True, momentum=0.9)
+    torch.manual_seed(0)
+    embedding = nn.Embedding(10, 3, sparse=True).double()
+    optimizer = torch.optim.SGD(embedding.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(2):
+        optimizer.zero_grad()
+        embedding(torch.tensor([1, 2, 2, 7])).pow(2).sum().backward()
+        with torch.no_grad():
+            embedding.weight.mul_(1 - 0.1 * 0.1)
+        optimizer.step()
     assert isinstance(ours, torch.Tensor)
+    assert relative_error(ours, embedding.weight.detach()) < TOLERANCE
 
 
 @pytest.mark.parametrize(

@@ -227,7 +227,8 @@ def log_evidence(x: Tensor, y: Tensor, weight_precision: float, noise_precision:
     n, d = x.shape
     a, b = float(weight_precision), float(noise_precision)
     sse = float((yc - xc @ post.mean).pow(2).sum())
-    logdet_precision = float(torch.linalg.slogdet(torch.linalg.inv(post.cov))[1])
+    # $$\log|\Sigma^{-1}| = -\log|\Sigma|$$
+    logdet_precision = -float(torch.linalg.slogdet(post.cov)[1])
     # $$\tfrac12\big[d\log\alpha + n\log\beta - \beta E_D - \alpha\lVert m\rVert^2
     #     - \log|\Sigma^{-1}| - n\log 2\pi\big]$$
     return 0.5 * (

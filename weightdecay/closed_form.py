@@ -29,10 +29,13 @@ from scipy.optimize import minimize_scalar
 from torch import Tensor
 
 from weightdecay._checks import check_count, check_nonnegative, check_positive
+from weightdecay.optim.sgd import SGD
 from weightdecay.ridge import ridge_alpha
 
 __all__ = [
+    "Descent",
     "Shrinkage",
+    "descent_to_ridge",
     "early_stopping_filter",
     "gd_iterate",
     "matching_lambda",
@@ -309,3 +312,81 @@ def matching_lambda(x: Tensor, lr: float, steps: int, n_targets: int = 1) -> flo
         mismatch, bounds=(-30.0, 30.0), method="bounded", options={"xatol": 1e-10}
     )
     return math.exp(float(result.x))
+
+
+@dataclass(frozen=True)
+class Descent:
+    r"""Full-batch gradient descent with weight decay, measured against the closed form.
+
+    Attributes
+    ----------
+    distances : list of float
+        $\lVert(W_t, b_t) - (W^\star, b^\star)\rVert$ after each step.
+    predicted_rate : float
+        The slowest per-step contraction, $\max\big(\max_i|1 - \eta'(s_i + \alpha)|,
+        |1 - 2\eta/k|\big)$ with $\eta' = 2\eta/(nk)$.
+    """
+
+    distances: list[float]
+    predicted_rate: float
+
+    def observed_rate(self, step: int) -> float:
+        """The measured contraction $d_{t}/d_{t-1}$ at `step` (1-based, >= 2)."""
+        return self.distances[step - 1] / self.distances[step - 2]
+
+
+def descent_to_ridge(x: Tensor, y: Tensor, lambd: float, lr: float, steps: int) -> Descent:
+    r"""Run `SGD(weight_decay=lambd)` on $W$ (bias undecayed) from zero, on centred inputs.
+
+    On centred inputs the bias decouples from the weights and the error
+    $E_t = W_t - W^\star$ obeys $E_{t+1} = (I - \eta'(X_c^\top X_c + \alpha I))E_t$,
+    the bias error $(1 - 2\eta/k)$ per step; the slowest factor is the predicted rate.
+
+    Parameters
+    ----------
+    x : Tensor
+        Inputs (n, d); centred here.
+    y : Tensor
+        Targets (n, k).
+    lambd : float
+        $\lambda > 0$.
+    lr : float
+        $\eta$.
+    steps : int
+        Steps to run.
+
+    Returns
+    -------
+    Descent
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.closed_form import descent_to_ridge
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    >>> y = torch.randn(40, 2, generator=g, dtype=torch.float64)
+    >>> run = descent_to_ridge(x, y, lambd=0.1, lr=0.3, steps=100)
+    >>> abs(run.observed_rate(60) / run.predicted_rate - 1) < 1e-4, run.distances[-1] < 1e-8
+    (True, True)
+    """
+    lam = check_positive("lambd", lambd)
+    eta = check_positive("lr", lr)
+    n_steps = check_count("steps", steps)
+    xc = x - x.mean(dim=0)
+    w_star, b_star = ridge_closed_form(xc, y, lam)
+    n, k = y.shape
+    w = torch.zeros(x.shape[1], k, dtype=x.dtype, requires_grad=True)
+    b = torch.zeros(k, dtype=x.dtype, requires_grad=True)
+    optimizer = SGD([{"params": [w], "weight_decay": lam}, {"params": [b]}], lr=eta)
+    distances = []
+    for _ in range(n_steps):
+        optimizer.zero_grad()
+        (xc @ w + b - y).pow(2).mean().backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        distances.append(torch.cat([(w - w_star).flatten(), b - b_star]).norm().item())
+    s = shrinkage(x, 0.0).eigenvalues
+    eta_prime, alpha = 2 * eta / (n * k), ridge_alpha(lam, n, k)
+    # $$\max\big(\max_i |1 - \eta'(s_i + \alpha)|,\ |1 - 2\eta/k|\big)$$
+    rate = max(float((1 - eta_prime * (s + alpha)).abs().max()), abs(1 - 2 * eta / k))
+    return Descent(distances, rate)

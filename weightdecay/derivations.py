@@ -28,7 +28,12 @@ from weightdecay.report import ParityCheck
 from weightdecay.ridge import ridge_alpha
 from weightdecay.seeding import derive_seed, torch_generator
 
-__all__ = ["closed_form_checks", "derivation_checks", "scalar_relative_error"]
+__all__ = [
+    "closed_form_checks",
+    "derivation_checks",
+    "early_stopping_checks",
+    "scalar_relative_error",
+]
 
 
 def scalar_relative_error(a: Tensor | float, b: Tensor | float) -> float:
@@ -143,6 +148,56 @@ def derivation_checks(seed: int = 0, lambd: float = 0.01) -> list[ParityCheck]:
     ]  # fmt: skip
 
 
+def early_stopping_checks(
+    x: Tensor,
+    y: Tensor,
+    lr: float,
+    checkpoints: tuple[int, ...] = (10, 200),
+    experiment: str = "early stopping",
+) -> list[ParityCheck]:
+    r"""`gd_iterate`'s closed form against this package's SGD run on the centred data.
+
+    Parameters
+    ----------
+    x, y : Tensor
+        Inputs (n, d) and targets (n, k), float64.
+    lr : float
+        $\eta$, below $N/s_{\max}$ so that the iteration converges.
+    checkpoints : tuple of int, default (10, 200)
+        Steps after which the two are compared.
+    experiment : str, default "early stopping"
+        The label of the checks.
+
+    Returns
+    -------
+    list of ParityCheck
+        One relative error per checkpoint, bound $10^{-12}$.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.derivations import early_stopping_checks
+    >>> x, y = torch.randn(30, 3, dtype=torch.float64), torch.randn(30, 2, dtype=torch.float64)
+    >>> [check.holds for check in early_stopping_checks(x, y, lr=0.1, checkpoints=(5, 50))]
+    [True, True]
+    """
+    xc, yc = x - x.mean(dim=0), y - y.mean(dim=0)
+    w = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype, requires_grad=True)
+    optimizer = SGD([w], lr=lr)
+    checks = []
+    for t in range(1, max(checkpoints) + 1):
+        optimizer.zero_grad()
+        (xc @ w - yc).pow(2).mean().backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        if t in checkpoints:
+            error = relative_error(gd_iterate(x, y, lr=lr, steps=t), w.detach())
+            checks.append(
+                ParityCheck(experiment, f"early stopping: closed form vs {t} SGD steps "
+                            "(relative)", "float64", error, 1e-12)
+            )  # fmt: skip
+    return checks
+
+
 def closed_form_checks(seed: int = 0, lambd: float = 0.01) -> list[ParityCheck]:
     r"""The closed forms of the linear model against their oracles, float64.
 
@@ -183,19 +238,7 @@ def closed_form_checks(seed: int = 0, lambd: float = 0.01) -> list[ParityCheck]:
         ParityCheck(name, "ridge b vs scikit-learn Ridge (relative)", f64,
                     relative_error(b_star, torch.from_numpy(fit.intercept_.copy())), 1e-12),
     ]  # fmt: skip
-    xc, yc = x - x.mean(dim=0), y - y.mean(dim=0)
-    w = torch.zeros(x.shape[1], k, dtype=torch.float64, requires_grad=True)
-    optimizer = SGD([w], lr=0.5)
-    for t in range(1, 201):
-        optimizer.zero_grad()
-        (xc @ w - yc).pow(2).mean().backward()  # type: ignore[no-untyped-call]
-        optimizer.step()
-        if t in (10, 200):
-            error = relative_error(gd_iterate(x, y, lr=0.5, steps=t), w.detach())
-            checks.append(
-                ParityCheck(name, f"early stopping: closed form vs {t} SGD steps (relative)",
-                            f64, error, 1e-12)
-            )  # fmt: skip
+    checks += early_stopping_checks(x, y, lr=0.5, experiment=name)
     data = make_clusters(seed=seed)
     evidence = maximize_evidence(data.features, data.y[:, 0], tol=1e-12, max_iter=10_000)
     lam = matching_decay(evidence.weight_precision, evidence.noise_precision, data.n)

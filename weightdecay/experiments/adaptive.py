@@ -145,8 +145,9 @@ def compare_adam_decay(
             schedule.step()
             path.append(w.detach().clone())
         trajectories[form] = torch.stack(path)
-        state = optimizer.state[w]
-        step = float(state["step"])
-        denominator = state["exp_avg_sq"].sqrt() / (1 - 0.999**step) ** 0.5 + 1e-8
+        state, group = optimizer.state[w], optimizer.param_groups[0]
+        beta2, eps, step = group["betas"][1], group["eps"], float(state["step"])
+        # $$\sqrt{\hat v} + \epsilon$$, Adam's own denominator at the last step
+        denominator = state["exp_avg_sq"].sqrt() / (1 - beta2**step) ** 0.5 + eps
         shrinkage[form] = lam / denominator if form == "L2" else torch.full((d,), lam)
     return AdaptiveComparison(ridge, trajectories, shrinkage, eta, lam)

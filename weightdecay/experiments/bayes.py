@@ -202,10 +202,6 @@ class BayesExperiment:
         Learning rate and $\lambda$.
     epochs : int
         Full-batch steps per run.
-    n_terms : int
-        $N$, the number of terms the MSE averages over.
-    tau : float
-        The matching prior variance $1/(N\lambda)$.
     init : Tensor
         The shared initial parameters, flattened.
     grid : Tensor
@@ -226,11 +222,19 @@ class BayesExperiment:
     lr: float
     weight_decay: float
     epochs: int
-    n_terms: int
-    tau: float
     init: Tensor
     grid: Tensor
     runs: dict[str, TrainingRun]
+
+    @property
+    def n_terms(self) -> int:
+        """$N$, the number of terms the MSE averages over (every entry of ``data.y``)."""
+        return self.data.y.numel()
+
+    @property
+    def tau(self) -> float:
+        r"""The matching prior variance $\tau = 1/(N\lambda)$."""
+        return prior_variance(self.weight_decay, self.n_terms)
 
     def step_differences(self, form: str, reference: str = "sgd") -> list[float]:
         """Norm-wise relative difference of the tracked parameters, step by step.
@@ -391,15 +395,12 @@ def run_bayes_experiment(
         runs[form] = run
         if log is not None:
             log(f"{FORM_LABELS[form]}: {epochs} epochs in {run.elapsed:.2f} s")
-    n_terms = data.y.numel()
     return BayesExperiment(
         data=data,
         dtype=dtype,
         lr=float(lr),
         weight_decay=lam,
         epochs=int(epochs),
-        n_terms=n_terms,
-        tau=prior_variance(lam, n_terms),
         init=flatten(template.parameters()),
         grid=grid,
         runs=runs,
