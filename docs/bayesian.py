@@ -116,11 +116,9 @@ from weightdecay import (
 )
 from weightdecay.derivations import derivation_checks
 from weightdecay.report import (
-    TIMING_PREFIX,
     assert_checks,
     bayes_checks,
     checks_table,
-    format_seconds,
     format_value,
 )
 
@@ -227,32 +225,9 @@ assert_checks(checks)
 Markdown(checks_table(checks))
 
 # %% [markdown]
-# ## Elapsed time
-#
-# Wall-clock time of each 1000-epoch training loop on this build's machine (see
-# [Environment](environment.html)). The `SGD(weight_decay)` form adds $\lambda\theta$
-# inside the optimizer and builds no penalty into the autograd graph; the penalty form
-# adds a sum of squares to the graph, and the prior form a log-density evaluated through
-# `torch.distributions`. These are single measurements, not a benchmark: the sentence
-# under the table is written from this build's numbers.
-
-# %%
-rows = ["| form | float64 | float32 |", "| --- | ---: | ---: |"]
-for form, label in FORM_LABELS.items():
-    rows.append(
-        f"| {label} | "
-        + " | ".join(format_seconds(runs[dt].runs[form].elapsed) for dt in runs)
-        + " |"
-    )
-elapsed = {dt: {form: runs[dt].runs[form].elapsed for form in FORM_LABELS} for dt in runs}
-sentences = []
-for dt, times in elapsed.items():
-    fastest, slowest = min(times, key=times.get), max(times, key=times.get)
-    sentences.append(
-        f"in {str(dt)[6:]} the fastest form was {FORM_LABELS[fastest]} and the slowest "
-        f"{FORM_LABELS[slowest]}, at {times[slowest] / times[fastest]:.1f} times its time"
-    )
-Markdown("\n".join(rows) + f"\n\n{TIMING_PREFIX} " + "; ".join(sentences) + ".")
+# The wall-clock time of each form's 1000-epoch loop is measured on
+# [What decay costs](decay-cost.html#the-second-sources-three-forms-timed), with the
+# other timings of the site, where nothing else runs beside it.
 
 # %% [markdown]
 # ## The fitted functions

@@ -58,6 +58,10 @@
 # | [Why decay shrinks what it shrinks](shrinkage.html) | the eigen view, effective parameters, early stopping as another filter |
 # | [Beyond MAP](beyond-map.html) | the full posterior, predictive bands, the evidence against lambda |
 # | [Informative priors](informative-priors.html) | decay towards pretrained weights (L2-SP) on a transfer task |
+# | [Weight decay for classifiers](classifiers.html) | logistic and softmax regression from scratch, against `torch.nn` and scikit-learn's `C`; the posterior without a noise model; decision boundaries and calibration against lambda |
+# | [Decay with normalization layers](normalization-layers.html) | scale invariance, the gradient orthogonal to the weight, the norm's equilibrium and the effective learning rate |
+# | [Weight decay under data parallelism](data-parallel.html) | DDP and ZeRO on two gloo processes against one process on the full batch; where decay happens, and how it goes wrong |
+# | [What decay costs](decay-cost.html) | step time and peak memory of every form of decay from $10^3$ to $10^6$ parameters, memory bandwidth of the decay update |
 # | [Notation](notation.html) | every symbol, its name in code, and how scikit-learn's names differ |
 # | [API](api.html) | the package's functions, with their equations and examples |
 # | [References](references.html) | the sources and the literature the pages cite |
@@ -67,12 +71,13 @@
 # ## Every parity figure on the site
 #
 # The identities the pages derive are measured at seeded points (`derivation_checks`,
-# `closed_form_checks`),
-# and the two experiments run here again, in both dtypes, by calling the package's entry
-# points `run_linear_experiment` and `run_bayes_experiment`; the equivalences of the page
-# on L2 against weight decay are measured again too. A row's bound is the
-# tolerance of the claim ("= 0" claims exact equality); the cell ends by asserting every
-# row, so the table below cannot show a failure: the build would have stopped first.
+# `closed_form_checks`), and the two experiments run here again, in both dtypes, by
+# calling the package's entry points `run_linear_experiment` and `run_bayes_experiment`;
+# the equivalences of the page on L2 against weight decay and the parity claims of the
+# pages on classifiers, normalization layers and data parallelism are measured again
+# too. A row's bound is the tolerance of the claim ("= 0" claims exact equality); the
+# cell ends by asserting every row, so the table below cannot show a failure: the build
+# would have stopped first.
 # Errors are norm-wise relative, $\lVert a - b\rVert_2/\lVert b\rVert_2$, unless the row
 # says MAPE (the first source's percentage error) or max abs difference.
 
@@ -82,13 +87,18 @@ from IPython.display import Markdown
 
 from weightdecay import run_bayes_experiment, run_linear_experiment
 from weightdecay.derivations import closed_form_checks, derivation_checks
+from weightdecay.distributed import parallel_checks, run_data_parallel
 from weightdecay.experiments.accumulation import accumulation_experiment
 from weightdecay.experiments.adaptive import compare_adam_decay
+from weightdecay.experiments.classification import identities, sklearn_parity, trajectory_parity
 from weightdecay.experiments.momentum import compare_momentum_decay
+from weightdecay.experiments.norm_dynamics import scale_invariance_checks
+from weightdecay.planar import make_task
 from weightdecay.report import (
     assert_checks,
     bayes_checks,
     checks_table,
+    classification_checks,
     decay_form_checks,
     linear_checks,
 )
@@ -100,5 +110,13 @@ for dtype in (torch.float64, torch.float32):
 checks += decay_form_checks(
     compare_momentum_decay(), accumulation_experiment(), compare_adam_decay()
 )
+tasks = [make_task(name) for name in ("moons", "blobs")]
+checks += classification_checks(
+    [trajectory_parity(task, epochs=50) for task in tasks],
+    [sklearn_parity(task, lam) for task in tasks for lam in (1e-4, 1e-2, 1.0)],
+    [identities(task) for task in tasks],
+)
+checks += scale_invariance_checks()
+checks += parallel_checks(run_data_parallel())
 assert_checks(checks)
 Markdown(checks_table(checks))

@@ -8,14 +8,12 @@
   nbconvert's Mermaid loader, which imports from a CDN (the pages draw no diagrams).
 * Put a download link to each notebook page's py:percent source (which mkdocs-jupyter's
   ``include_source`` copies next to the page) under the page's title.
-* Print each executed page and how long its execution and rendering took.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +40,6 @@ MERMAID_LOADER = re.compile(
     re.S,
 )
 
-_started: dict[str, float] = {}
-_times: dict[str, float] = {}
-
 
 def _is_notebook(page: Page) -> bool:
     return page.file.src_uri.endswith(".py")
@@ -58,8 +53,6 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
                 f"{source} does not exist. Run `npm ci` (or `make docs`, which does) "
                 "to install the pinned front-end packages of package.json."
             )
-    _started.clear()
-    _times.clear()
     return config
 
 
@@ -70,23 +63,10 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
-def on_page_markdown(markdown: str, page: Page, **kwargs: Any) -> str:
-    """Start the clock of a notebook page."""
-    # mkdocs-jupyter executes the notebook inside page.render(), which runs between
-    # this event and on_page_content.
-    if _is_notebook(page):
-        log.info("executing %s ...", page.file.src_uri)
-        _started[page.file.src_uri] = time.perf_counter()
-    return markdown
-
-
 def on_page_content(html: str, page: Page, **kwargs: Any) -> str:
-    """Report a notebook page's time and strip the template's MathJax 2 block."""
+    """Strip the template's MathJax 2 block and Mermaid loader; link the page's source."""
     if not _is_notebook(page):
         return html
-    elapsed = time.perf_counter() - _started.pop(page.file.src_uri)
-    _times[page.file.src_uri] = elapsed
-    log.info("executed %s in %.1f s", page.file.src_uri, elapsed)
     stripped = html
     for name, pattern in (("MathJax 2", MATHJAX2_BLOCK), ("Mermaid loader", MERMAID_LOADER)):
         stripped, count = pattern.subn("", stripped)
@@ -106,10 +86,3 @@ def on_page_content(html: str, page: Page, **kwargs: Any) -> str:
         raise PluginError(f"{page.file.src_uri}: a notebook page must open with a # title")
     cut = heading_end + len("</h1>")
     return stripped[:cut] + link + stripped[cut:]
-
-
-def on_post_build(config: MkDocsConfig) -> None:
-    """Summarize the executed pages."""
-    total = sum(_times.values())
-    summary = ", ".join(f"{uri} {seconds:.1f} s" for uri, seconds in _times.items())
-    log.info("executed %d pages in %.1f s: %s", len(_times), total, summary)

@@ -31,9 +31,16 @@ CHROMIUM_ARGS = [
 ]
 
 
-def mkdocs_build(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``mkdocs build --strict`` on `config` into `site_dir`, capturing its output."""
+def mkdocs_build(
+    config: Path, site_dir: Path, executed_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``mkdocs build --strict`` on `config` into `site_dir`, capturing its output.
+
+    With `executed_dir`, the executed notebooks of the pages are kept there.
+    """
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    if executed_dir is not None:
+        env["DOCS_EXECUTED_DIR"] = str(executed_dir)
     return subprocess.run(
         [str(MKDOCS), "build", "--strict", "-f", str(config), "-d", str(site_dir)],
         cwd=ROOT,
@@ -73,7 +80,7 @@ def mask_timings(text: str) -> str:
     return _TIMING_SENTENCE.sub("<timing sentence>", _SECONDS.sub("<seconds>", text))
 
 
-def execute_page(path: str) -> list[list[dict[str, str]]]:
+def execute_page(path: str, threads: int = 1) -> list[list[dict[str, str]]]:
     """Execute one py:percent page with nbclient; return each code cell's outputs.
 
     Each output becomes a dict of MIME type (or ``stream``) to text, with timings masked.
@@ -81,13 +88,19 @@ def execute_page(path: str) -> list[list[dict[str, str]]]:
     import jupytext
     import nbclient
 
-    # The two executions of a page run side by side: one thread each on this 2-core machine.
-    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    # As in the site build: `threads` per kernel (1 when two kernels share the two cores).
+    count = str(threads)
+    os.environ.update(OMP_NUM_THREADS=count, MKL_NUM_THREADS=count, OPENBLAS_NUM_THREADS=count)
 
     notebook = jupytext.read(path)
     nbclient.NotebookClient(
         notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(ROOT)}}
     ).execute()
+    return notebook_outputs(notebook)
+
+
+def notebook_outputs(notebook: Any) -> list[list[dict[str, str]]]:
+    """Each code cell's outputs: a dict of MIME type (or ``stream``) to text, timings masked."""
     cells = []
     for cell in notebook.cells:
         if cell.cell_type != "code":

@@ -7,11 +7,14 @@ The package is split by mathematical idea:
   $\tau = 1/(N\lambda)$;
 * `weightdecay.likelihood`: the noise model under which the MSE is a likelihood;
 * `weightdecay.ridge`: the map to scikit-learn's `Ridge`;
+* `weightdecay.cross_entropy`, `weightdecay.logistic`, `weightdecay.categorical`,
+  `weightdecay.calibration`: the same for classifiers, and their calibration;
 * `weightdecay.metrics`: parity measures;
 * `weightdecay.data`, `weightdecay.models`, `weightdecay.experiments`: the two
   source documents' data, models and experiments.
 """
 
+from weightdecay.calibration import expected_calibration_error
 from weightdecay.data import (
     ClusterData,
     RegressionSplit,
@@ -30,8 +33,15 @@ from weightdecay.experiments import (
     run_linear_experiment,
 )
 from weightdecay.likelihood import MSE_NOISE_VARIANCE, gaussian_nll
+from weightdecay.logistic import decay_from_logistic_c, fit_logistic, logistic_c
 from weightdecay.metrics import flatten, mape, max_abs_diff, mse, relative_error
-from weightdecay.models import Net, ScratchLinearRegression, TorchLinearRegression
+from weightdecay.models import (
+    Net,
+    ScratchLinearRegression,
+    ScratchLogisticRegression,
+    TorchLinearRegression,
+    TorchLogisticRegression,
+)
 from weightdecay.penalty import l2_penalty, l2_penalty_grad, squared_norm
 from weightdecay.prior import (
     decay_from_variance,
@@ -55,18 +65,24 @@ __all__ = [
     "Net",
     "RegressionSplit",
     "ScratchLinearRegression",
+    "ScratchLogisticRegression",
     "TorchLinearRegression",
+    "TorchLogisticRegression",
     "TrainingRun",
     "cluster_inputs",
+    "decay_from_logistic_c",
     "decay_from_ridge_alpha",
     "decay_from_variance",
+    "expected_calibration_error",
     "featurize",
+    "fit_logistic",
     "flatten",
     "gaussian_log_prior",
     "gaussian_nll",
     "l2_penalty",
     "l2_penalty_grad",
     "log_prior_constant",
+    "logistic_c",
     "make_clusters",
     "make_regression_split",
     "mape",

@@ -10,7 +10,6 @@ import random
 from dataclasses import dataclass
 
 import torch
-from sklearn.datasets import make_regression
 from torch import Tensor
 
 from weightdecay._checks import check_count, check_dtype, check_nonnegative
@@ -153,6 +152,11 @@ def make_regression_split(
         )
     sigma = check_nonnegative("noise", noise)
     bias = random.Random(derive_seed(root, "bias")).random()
+    # scikit-learn is imported here, not at the top: it takes a second to load, which
+    # every process importing this package (the cost benchmark's workers, the ranks of
+    # the data-parallel runs) would otherwise pay.
+    from sklearn.datasets import make_regression
+
     x, y, coef = make_regression(
         n_samples=total,
         n_features=features,

@@ -14,6 +14,7 @@ import torch
 from weightdecay.experiments.accumulation import AccumulationResult
 from weightdecay.experiments.adaptive import AdaptiveComparison
 from weightdecay.experiments.bayes import BayesExperiment
+from weightdecay.experiments.classification import Identities, SklearnParity, Trajectory
 from weightdecay.experiments.linear import LinearExperiment
 from weightdecay.experiments.momentum import MomentumComparison
 from weightdecay.metrics import relative_error
@@ -25,6 +26,7 @@ __all__ = [
     "assert_checks",
     "bayes_checks",
     "checks_table",
+    "classification_checks",
     "decay_form_checks",
     "format_seconds",
     "format_value",
@@ -41,6 +43,11 @@ TOLERANCES: dict[str, dict[torch.dtype, float]] = {
     "prior_steps": {torch.float64: 1e-13, torch.float32: 1e-6},
     # Second source: any two forms' final parameters after all epochs (norm-wise relative).
     "final": {torch.float64: 1e-12, torch.float32: 1e-5},
+    # Classifiers: scratch against torch.nn after every SGD step (norm-wise relative).
+    "classifier_steps": {torch.float64: 1e-12},
+    # Classifiers: Newton's optimum against scikit-learn (newton-cholesky, tol 1e-14),
+    # norm-wise relative; scikit-learn's own stopping rule leaves about 1e-12 at small lambda.
+    "classifier_sklearn": {torch.float64: 1e-10},
 }
 """Tolerances of the parity claims, by claim and dtype."""
 
@@ -303,6 +310,74 @@ def decay_form_checks(
         ParityCheck(name, "Adam + L2 vs ridge closed form (relative distance)", f64,
                     float(adaptive.distance_to_ridge("L2")[-1]), 1e-8),
     ]  # fmt: skip
+    return checks
+
+
+def classification_checks(
+    trajectories: Iterable[Trajectory],
+    parities: Iterable[SklearnParity],
+    derived: Iterable[Identities],
+) -> list[ParityCheck]:
+    """The parity claims of the page on classifiers (float64).
+
+    Parameters
+    ----------
+    trajectories : iterable of Trajectory
+        From `weightdecay.experiments.classification.trajectory_parity`.
+    parities : iterable of SklearnParity
+        From `weightdecay.experiments.classification.sklearn_parity`.
+    derived : iterable of Identities
+        From `weightdecay.experiments.classification.identities`.
+
+    Returns
+    -------
+    list of ParityCheck
+
+    Examples
+    --------
+    >>> from weightdecay.experiments import classification as c
+    >>> from weightdecay.planar import make_task
+    >>> from weightdecay.report import classification_checks
+    >>> task = make_task("moons", degree=3)
+    >>> checks = classification_checks([c.trajectory_parity(task, epochs=2)],
+    ...                                [c.sklearn_parity(task, 0.01)], [c.identities(task)])
+    >>> len(checks), all(check.holds for check in checks)
+    (8, True)
+    """
+    name, f64 = "classifiers", "float64"
+    steps, sk = (
+        TOLERANCES["classifier_steps"][torch.float64],
+        TOLERANCES["classifier_sklearn"][torch.float64],
+    )
+    checks = []
+    for row in derived:
+        kind = f"{row.task}, K={row.n_classes}"
+        checks += [
+            ParityCheck(name, f"{kind}: gradient by hand vs autograd", f64, row.gradient, 1e-13),
+            ParityCheck(name, f"{kind}: Hessian by hand vs autograd", f64, row.hessian, 1e-12),
+            ParityCheck(name, f"{kind}: -(1/m) log posterior vs J + constant", f64,
+                        row.posterior, 1e-13),
+            ParityCheck(name, f"{kind}: posterior gradient vs gradient of J", f64,
+                        row.posterior_gradient, 1e-13),
+        ]  # fmt: skip
+        if row.two_class_softmax is not None:
+            checks.append(
+                ParityCheck(name, f"{kind}: two-logit softmax at lambda vs logistic at lambda/2",
+                            f64, row.two_class_softmax, 1e-10)
+            )  # fmt: skip
+    checks += [
+        ParityCheck(name, f"{run.task}, K={run.n_classes}: scratch vs torch.nn, every step "
+                    f"({len(run.step_errors)})", f64, max(run.step_errors), steps)
+        for run in trajectories
+    ]  # fmt: skip
+    for fit in parities:
+        kind = f"{fit.task}, lambda={fit.lambd:g}"
+        checks += [
+            ParityCheck(name, f"{kind}: W vs scikit-learn LogisticRegression", f64,
+                        fit.error_w, sk),
+            ParityCheck(name, f"{kind}: b vs scikit-learn LogisticRegression", f64,
+                        fit.error_b, sk),
+        ]  # fmt: skip
     return checks
 
 

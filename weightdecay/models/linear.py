@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from weightdecay._checks import check_count, check_dtype, check_nonnegative, check_positive
+from weightdecay.models._layer import copy_linear, weight_and_bias_groups
 from weightdecay.optim.sgd import SGD
 
 __all__ = ["ScratchLinearRegression", "TorchLinearRegression"]
@@ -156,20 +157,7 @@ class ScratchLinearRegression:
         >>> torch.equal(model.predict(x), layer(x).detach())
         True
         """
-        if not isinstance(layer, nn.Linear) or layer.bias is None:
-            raise TypeError(f"layer must be an nn.Linear with a bias, got {layer!r}")
-        expected = (self.n_features, self.n_targets)
-        if (layer.in_features, layer.out_features) != expected:
-            raise ValueError(
-                f"layer must map {self.n_features} -> {self.n_targets} features, "
-                f"got {layer.in_features} -> {layer.out_features}"
-            )
-        if layer.weight.dtype != self.dtype:
-            raise TypeError(f"layer must have dtype {self.dtype}, got {layer.weight.dtype}")
-        with torch.no_grad():
-            # $W = (\text{weight})^\top$: nn.Linear stores the (k, n) transpose.
-            self.w.copy_(layer.weight.T)
-            self.b.copy_(layer.bias)
+        copy_linear(layer, self.w, self.b)
 
     def predict(self, x: Tensor) -> Tensor:
         r"""Predictions $\hat Y = XW + \mathbf{1}b^\top$.
@@ -441,10 +429,4 @@ class TorchLinearRegression(nn.Module):
                 ],
                 lr=eta,
             )  # fmt: skip
-        return torch.optim.SGD(
-            [
-                {"params": [self.layer.weight], "weight_decay": lam},
-                {"params": [self.layer.bias], "weight_decay": 0.0},
-            ],
-            lr=eta,
-        )
+        return torch.optim.SGD(weight_and_bias_groups(self.layer, lam), lr=eta)

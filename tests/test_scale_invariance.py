@@ -1,0 +1,440 @@
+"""Scale invariance under normalization layers, and SGD with decay on invariant weights.
+
+Oracles: the normalization layers of `torch.nn` evaluated directly on weights rescaled
+in place, autograd, finite differences in the layer's eps, torch.optim.SGD steps, and
+simulations written here independently of the package.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import Tensor, nn
+
+from weightdecay.equilibrium import (
+    equilibrium_angular_update,
+    equilibrium_norm,
+    next_squared_norm,
+    relaxation_steps,
+)
+from weightdecay.experiments.invariance import epsilon_deviation, gaussian_blobs
+from weightdecay.experiments.norm_dynamics import (
+    EQUILIBRIUM_TOLERANCE,
+    NormDynamics,
+    rescaled_training_difference,
+    run_norm_dynamics,
+)
+from weightdecay.models.normalized import NEGLIGIBLE_EPS, NormalizedClassifier
+from weightdecay.optim.groups import decay_groups
+from weightdecay.scale_invariance import (
+    first_order_loss_change,
+    gradient_scaling_error,
+    loss_change_under_scaling,
+    scale_invariant_weights,
+    weight_gradient_cosine,
+)
+from weightdecay.seeding import derive_seed, torch_generator
+
+F64 = torch.float64
+
+
+def linear(model: nn.Sequential, index: int) -> nn.Linear:
+    layer = model[index]
+    assert isinstance(layer, nn.Linear)
+    return layer
+
+
+def experiment_model() -> NormalizedClassifier:
+    """The experiments' initial classifier (seed 0), built here from its documented recipe."""
+    return NormalizedClassifier(eps=NEGLIGIBLE_EPS, seed=derive_seed(0, "init"))
+
+
+def batch(seed: int = 0, m: int = 64, d: int = 4, k: int = 4) -> tuple[Tensor, Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(m, d, generator=gen, dtype=F64), torch.randint(0, k, (m,), generator=gen)
+
+
+def direct_loss(model: nn.Module, name: str, scale: float, x: Tensor, y: Tensor) -> float:
+    """L(cW) by rescaling the parameter in place in a copy and calling the module itself."""
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        dict(clone.named_parameters())[name].mul_(scale)
+        return nn.functional.cross_entropy(clone(x), y).item()
+
+
+def direct_grad(model: nn.Module, name: str, scale: float, x: Tensor, y: Tensor) -> Tensor:
+    """The gradient at cW by autograd on a copy of the module."""
+    clone = copy.deepcopy(model)
+    param = dict(clone.named_parameters())[name]
+    with torch.no_grad():
+        param.mul_(scale)
+    nn.functional.cross_entropy(clone(x), y).backward()
+    assert param.grad is not None
+    return param.grad
+
+
+# The list of scale-invariant weights ------------------------------------------------------
+
+
+def architectures() -> list[nn.Module]:
+    torch.manual_seed(1)
+    return [
+        NormalizedClassifier(seed=0, eps=NEGLIGIBLE_EPS),
+        NormalizedClassifier(seed=0, norm="layer", eps=0.0),
+        nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6, eps=NEGLIGIBLE_EPS), nn.Linear(6, 4)),
+        nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6, eps=0.0), nn.Linear(6, 4)),
+        nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 4)),
+        nn.Sequential(
+            nn.Sequential(nn.Linear(4, 6, bias=False)),
+            nn.Sequential(nn.LayerNorm(6, eps=0.0), nn.Tanh(), nn.Linear(6, 4)),
+        ),
+        nn.Sequential(nn.Linear(4, 6, bias=False), nn.RMSNorm(6, eps=0.0), nn.Linear(6, 4)),
+        nn.Sequential(nn.Linear(4, 6), nn.RMSNorm(6, eps=0.0), nn.Linear(6, 4)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_listed_weights_are_invariant_and_the_others_are_not(index: int) -> None:
+    model = architectures()[index].double()
+    x, y = batch()
+    listed = scale_invariant_weights(model)
+    with torch.no_grad():
+        base = nn.functional.cross_entropy(copy.deepcopy(model)(x), y).item()
+    weights = [name for name, _ in model.named_parameters() if name.endswith("weight")]
+    for name in weights:
+        module = model.get_submodule(name.rsplit(".", 1)[0])
+        if not isinstance(module, nn.Linear):
+            continue
+        change = abs(direct_loss(model, name, 3.0, x, y) - base) / base
+        if name in listed:
+            assert change < 1e-14, (index, name, change)
+        else:
+            assert change > 1e-6, (index, name, change)
+
+
+def test_which_weights_are_listed() -> None:
+    names = [list(scale_invariant_weights(model)) for model in architectures()]
+    assert names == [
+        ["0.weight", "3.weight"],
+        ["0.weight", "3.weight"],
+        ["0.weight"],  # BatchNorm removes the bias's per-feature constant
+        [],  # LayerNorm does not: the bias breaks the weight's invariance
+        [],
+        ["0.0.weight"],  # across the boundary of nested Sequentials
+        ["0.weight"],
+        [],  # RMSNorm removes no mean: the bias breaks the invariance
+    ]
+
+
+def test_convolutions_and_wrapped_sequentials() -> None:
+    class Wrapper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(3, 4, 3),
+                nn.BatchNorm2d(4, eps=NEGLIGIBLE_EPS),
+                nn.Conv2d(4, 4, 3),
+                nn.GroupNorm(2, 4, eps=0.0),
+            )
+            self.tail = nn.Sequential(nn.Conv2d(4, 4, 1, bias=False), nn.GroupNorm(2, 4, eps=0.0))
+
+        def forward(self, x: Tensor) -> Tensor:
+            out: Tensor = self.tail(self.body(x))
+            return out
+
+    model = Wrapper().double()
+    assert list(scale_invariant_weights(model)) == ["body.0.weight", "tail.0.weight"]
+    x = torch.randn(5, 3, 8, 8, dtype=F64)
+    with torch.no_grad():
+        before = model(x)
+        for name in ("body.0.weight", "tail.0.weight", "body.2.weight"):
+            clone = copy.deepcopy(model)
+            dict(clone.named_parameters())[name].mul_(2.5)
+            after = clone(x)
+            same = torch.allclose(after, before, rtol=1e-12, atol=1e-12)
+            # GroupNorm does not remove the bias of the conv before it: body.2 is not invariant.
+            assert same == (name != "body.2.weight"), name
+
+
+def test_relu_between_layer_and_norm_is_not_listed() -> None:
+    model = nn.Sequential(nn.Linear(4, 6, bias=False), nn.ReLU(), nn.BatchNorm1d(6))
+    assert scale_invariant_weights(model) == {}
+    with pytest.raises(TypeError, match="model must be an nn.Module, got int"):
+        scale_invariant_weights(3)  # type: ignore[arg-type]
+
+
+# The identities, measured by the package against direct evaluation ------------------------
+
+
+@given(scale=st.floats(1e-3, 1e3), norm=st.sampled_from(["batch", "layer"]))
+def test_loss_is_invariant_for_any_positive_scale(scale: float, norm: str) -> None:
+    model = NormalizedClassifier(seed=0, norm=norm, eps=NEGLIGIBLE_EPS)
+    x, y = batch(1)
+    for name in scale_invariant_weights(model):
+        assert loss_change_under_scaling(model, name, scale, x, y) < 1e-13
+        ratio = direct_loss(model, name, scale, x, y) / direct_loss(model, name, 1, x, y)
+        assert abs(ratio - 1) < 1e-13
+
+
+def test_loss_change_equals_direct_evaluation() -> None:
+    model = NormalizedClassifier(seed=2)  # eps = 1e-5: the change is small but not zero
+    x, y = batch(2)
+    for name in ("0.weight", "3.weight", "6.weight", "4.weight"):
+        for scale in (0.3, 4.0):
+            base = direct_loss(model, name, 1.0, x, y)
+            expected = abs(direct_loss(model, name, scale, x, y) - base) / base
+            measured = loss_change_under_scaling(model, name, scale, x, y)
+            assert measured == pytest.approx(expected, rel=1e-6, abs=1e-15)
+            assert measured > 0
+
+
+def test_evaluation_mode_batchnorm_is_not_invariant() -> None:
+    model = NormalizedClassifier(seed=0, eps=NEGLIGIBLE_EPS)
+    x, y = batch(3, m=256)
+    with torch.no_grad():
+        for _ in range(20):  # running statistics of this weight scale
+            model(x)
+    model.eval()
+    assert loss_change_under_scaling(model, "0.weight", 2.0, x, y) > 1e-2
+    model.train()
+    assert loss_change_under_scaling(model, "0.weight", 2.0, x, y) < 1e-14
+
+
+def test_epsilon_is_equivalent_to_a_smaller_epsilon() -> None:
+    # L_eps(cW) = L_{eps/c^2}(W): with torch's own layers built with eps / c^2.
+    x, y = batch(4)
+    for norm in ("batch", "layer"):
+        for scale in (0.5, 3.0):
+            model = NormalizedClassifier(seed=3, norm=norm, eps=1e-3)
+            smaller = copy.deepcopy(model)
+            second = smaller[4]  # the normalization that sees cW
+            assert isinstance(second, nn.BatchNorm1d | nn.LayerNorm)
+            second.eps = 1e-3 / scale**2
+            lhs = direct_loss(model, "3.weight", scale, x, y)
+            with torch.no_grad():
+                rhs = nn.functional.cross_entropy(smaller(x), y).item()
+            assert abs(lhs / rhs - 1) < 1e-13
+            assert abs(lhs / direct_loss(model, "3.weight", 1.0, x, y) - 1) > 1e-7
+
+
+def test_first_order_change_against_finite_differences_in_eps() -> None:
+    # <grad L, W> = -2 eps dL/deps, with dL/deps by a central difference over the layer's eps.
+    eps, h = 1e-3, 1e-7
+    x, y = batch(5)
+    model = NormalizedClassifier(seed=4, eps=eps)
+
+    def loss_at(value: float) -> float:
+        clone = copy.deepcopy(model)
+        second = clone[4]
+        assert isinstance(second, nn.BatchNorm1d)
+        second.eps = value
+        with torch.no_grad():
+            return nn.functional.cross_entropy(clone(x), y).item()
+
+    d_eps = (loss_at(eps + h) - loss_at(eps - h)) / (2 * h)
+    inner = first_order_loss_change(model, "3.weight", 2.0, x, y) / (0.5 * (1 - 2.0**-2))
+    assert abs(inner / (-2 * eps * d_eps) - 1) < 1e-5
+    for scale in (0.5, 2.0, 10.0):
+        deviation = epsilon_deviation(scale, eps=1e-5)
+        assert deviation.discrepancy < deviation.order < 1e-2
+
+
+def test_gradient_is_orthogonal_and_scales_inversely() -> None:
+    x, y = batch(6)
+    for norm in ("batch", "layer"):
+        model = NormalizedClassifier(seed=5, norm=norm, eps=NEGLIGIBLE_EPS)
+        for name in ("0.weight", "3.weight", "6.weight"):
+            g = direct_grad(model, name, 1.0, x, y)
+            w = dict(model.named_parameters())[name].detach()
+            cosine = ((g * w).sum() / (g.norm() * w.norm())).item()
+            assert weight_gradient_cosine(model, name, x, y) == pytest.approx(cosine, abs=1e-15)
+            scaled = direct_grad(model, name, 5.0, x, y)
+            error = ((5.0 * scaled - g).norm() / g.norm()).item()
+            assert gradient_scaling_error(model, name, 5.0, x, y) == pytest.approx(
+                error, rel=1e-8, abs=1e-14
+            )
+            if name == "6.weight":  # the head feeds no normalization: both identities fail
+                assert abs(cosine) > 1e-3 and error > 1e-2
+            else:
+                assert abs(cosine) < 1e-13 and error < 1e-13
+
+
+def test_arguments_are_checked() -> None:
+    model = NormalizedClassifier(seed=0)
+    x, y = batch()
+    with pytest.raises(ValueError, match=r"scale must be > 0, got -2.0"):
+        loss_change_under_scaling(model, "0.weight", -2.0, x, y)
+    with pytest.raises(ValueError, match=r"name must be a parameter of model.*got 'w'"):
+        weight_gradient_cosine(model, "w", x, y)
+    with pytest.raises(TypeError, match=r"name must be a str, got 0"):
+        gradient_scaling_error(model, 0, 2.0, x, y)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"lr \* weight_decay must be < 1, got 2.0 \* 0.5"):
+        next_squared_norm(1.0, 1.0, lr=2.0, weight_decay=0.5)
+    with pytest.raises(ValueError, match="weight_decay must be > 0, got 0.0"):
+        equilibrium_norm(0.1, 0.0, 1.0)
+    with pytest.raises(TypeError, match="lr must be a real number, got '0.1'"):
+        equilibrium_angular_update("0.1", 0.01)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unit_grad_squared_norm must be >= 0, got -1.0"):
+        equilibrium_norm(0.1, 0.01, -1.0)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        NormalizedClassifier(norm="instance")
+    with pytest.raises(ValueError, match="eps must be >= 0, got -1e-05"):
+        NormalizedClassifier(eps=-1e-5)
+
+
+# The model ---------------------------------------------------------------------------------
+
+
+def test_classifier_initialization_is_pytorchs_and_leaves_the_global_generator() -> None:
+    state = torch.random.get_rng_state()
+    model = NormalizedClassifier(in_features=3, n_classes=2, hidden=5, n_hidden=1, seed=7)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.manual_seed(7)
+    first, head = nn.Linear(3, 5, bias=False), nn.Linear(5, 2)
+    assert torch.equal(linear(model, 0).weight, first.weight.double())
+    assert torch.equal(linear(model, 3).weight, head.weight.double())
+    assert [type(m) for m in model] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Linear]
+    assert model[1].eps == 1e-5 and linear(model, 0).weight.dtype == F64
+
+
+# SGD with decay on a scale-invariant weight ----------------------------------------------
+
+
+def test_norm_recursion_against_an_sgd_step() -> None:
+    x, y = batch(7)
+    for name, holds in (("3.weight", True), ("6.weight", False)):
+        model = NormalizedClassifier(seed=6, eps=NEGLIGIBLE_EPS)
+        w = dict(model.named_parameters())[name]
+        n0 = w.detach().pow(2).sum().item()
+        nn.functional.cross_entropy(model(x), y).backward()
+        assert w.grad is not None
+        gg = w.grad.pow(2).sum().item()
+        torch.optim.SGD([w], lr=0.5, weight_decay=0.1).step()
+        error = abs(w.detach().pow(2).sum().item() / next_squared_norm(n0, gg, 0.5, 0.1) - 1)
+        assert (error < 1e-14) == holds, (name, error)
+
+
+def test_equilibrium_of_a_simulated_spherical_motion() -> None:
+    # A weight on which SGD sees random gradients orthogonal to it, of norm sqrt(G) / ||W||,
+    # simulated here without the package: its norm and angular update settle where predicted.
+    gen = torch.Generator().manual_seed(8)
+    eta, lam, big_g, steps = 0.2, 0.02, 0.5, 6000
+    w = 3.0 * torch.randn(50, generator=gen, dtype=F64)
+    norms, angular = [], []
+    for _ in range(steps):
+        direction = torch.randn(50, generator=gen, dtype=F64)
+        direction -= (direction @ w) / (w @ w) * w
+        g = direction / direction.norm() * math.sqrt(big_g) / w.norm()
+        norms.append(w.norm().item())
+        angular.append((eta * g.norm() / w.norm()).item())
+        w = w - eta * (g + lam * w)
+    late = slice(steps // 2, None)
+    observed = sum(norms[late]) / len(norms[late])
+    rms = math.sqrt(sum(a * a for a in angular[late]) / len(angular[late]))
+    # The gradient's norm is constant here, so the balance holds exactly after relaxation.
+    assert abs(observed / equilibrium_norm(eta, lam, big_g) - 1) < 1e-10
+    assert abs(rms / equilibrium_angular_update(eta, lam) - 1) < 1e-10
+    assert abs(math.sqrt(2 * eta * lam) / rms - 1) < eta * lam  # the small-step approximation
+
+
+def test_relaxation_time_is_the_linearized_rate() -> None:
+    eta, lam, big_g = 0.3, 0.004, 2.0
+    n_star = equilibrium_norm(eta, lam, big_g) ** 2
+    h = 1e-6 * n_star
+
+    def step(n: float) -> float:
+        return next_squared_norm(n, big_g / n, eta, lam)
+
+    slope = (step(n_star + h) - step(n_star - h)) / (2 * h)
+    assert abs((1 - slope) * relaxation_steps(eta, lam) - 1) < 2 * eta * lam
+
+
+# The experiment ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short() -> NormDynamics:
+    return run_norm_dynamics(lambdas=(0.0, 0.05), steps=1000, window=500)
+
+
+def test_dynamics_identities_hold_at_every_step(short: NormDynamics) -> None:
+    for run in short.runs:
+        assert run.recursion_error() < 1e-13
+        assert run.cosines.abs().max().item() < 1e-13
+        assert run.norms.shape == (1001, 2) and run.grad_norms.shape == (1000, 2)
+    free = short.run(0.0)
+    assert bool((free.norms.diff(dim=0) > 0).all())
+    assert bool((free.effective_lr.diff(dim=0) < 0).all())
+    # Without decay ||W||^4 grows by about 2 eta^2 ||g_hat||^2 per step.
+    n4 = free.norms.pow(4)
+    predicted = n4[0] + 2 * 0.25**2 * free.unit_grad_norms.pow(2).cumsum(dim=0)
+    assert ((n4[1:] / predicted - 1).abs().max().item()) < 1e-3
+
+
+def test_dynamics_equilibrium(short: NormDynamics) -> None:
+    assert [run.weight_decay for run in short.settled()] == [0.05]
+    norm_error, angular_error = short.equilibrium_errors()
+    assert norm_error < EQUILIBRIUM_TOLERANCE and angular_error < EQUILIBRIUM_TOLERANCE
+    # The observed mean norm lies within three of its estimated standard errors.
+    decayed = short.run(0.05)
+    error = (decayed.observed_norm(500) / decayed.predicted_norm(500) - 1).abs()
+    assert bool((error < 3 * decayed.standard_error(500)).all())
+
+
+def test_dynamics_match_an_independent_training_loop(short: NormDynamics) -> None:
+    data = gaussian_blobs(seed=0)
+    model = experiment_model()
+    optimizer = torch.optim.SGD(decay_groups(model, 0.05), lr=0.25)
+    batches = torch.randint(0, 4096, (1000, 128), generator=torch_generator(0, "batches"))
+    norms = []
+    for idx in batches[:200]:
+        norms.append(linear(model, 3).weight.detach().norm().item())
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx]).backward()
+        optimizer.step()
+    expected = torch.tensor(norms, dtype=F64)
+    torch.testing.assert_close(short.run(0.05).norms[:200, 1], expected, rtol=1e-13, atol=0)
+
+
+def test_dynamics_are_reproducible_and_leave_global_state() -> None:
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    first = run_norm_dynamics(lambdas=(0.01,), steps=50, window=10)
+    second = run_norm_dynamics(lambdas=(0.01,), steps=50, window=10)
+    assert torch.equal(first.runs[0].norms, second.runs[0].norms)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.get_num_threads() == threads
+    with pytest.raises(ValueError, match="window must be <= steps = 50, got 60"):
+        run_norm_dynamics(steps=50, window=60)
+    with pytest.raises(ValueError, match="lambdas must satisfy lr \\* lambda < 1, got 5.0"):
+        run_norm_dynamics(lambdas=(5.0,))
+    with pytest.raises(ValueError, match="lambdas must be >= 0, got -0.1"):
+        run_norm_dynamics(lambdas=(-0.1,))
+    with pytest.raises(ValueError, match="no run with decay settles"):
+        first.equilibrium_errors()
+
+
+def test_only_eta_lambda_matters() -> None:
+    weights, others = rescaled_training_difference(2.0, steps=100)
+    assert weights == 0.0 and others == 0.0  # a power of two: every rounding scales exactly
+    weights, others = rescaled_training_difference(3.0, steps=100)
+    assert weights < 1e-13 and others < 1e-13
+    # The control: rescaling the learning rate by c instead of c^2 changes the trajectory.
+    data = gaussian_blobs(seed=0)
+    batches = torch.randint(0, 4096, (100, 128), generator=torch_generator(0, "batches"))
+    reference, scaled = experiment_model(), experiment_model()
+    with torch.no_grad():
+        linear(scaled, 3).weight.mul_(3.0)
+    opt_ref = torch.optim.SGD([linear(reference, 3).weight], lr=0.25, weight_decay=0.01)
+    opt_scaled = torch.optim.SGD([linear(scaled, 3).weight], lr=0.75, weight_decay=0.01 / 3)
+    for idx in batches:
+        for model, optimizer in ((reference, opt_ref), (scaled, opt_scaled)):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx]).backward()
+            optimizer.step()
+    w_ref, w_scaled = linear(reference, 3).weight.detach(), linear(scaled, 3).weight.detach()
+    assert ((w_scaled - 3 * w_ref).norm() / (3 * w_ref).norm()).item() > 1e-2

@@ -1,0 +1,233 @@
+r"""What SGD with decay does to the norm of a scale-invariant weight.
+
+For a weight $W$ whose loss is invariant to its scale (it feeds a normalization layer,
+see `weightdecay.scale_invariance`), the gradient is orthogonal to $W$ and scales as
+$1/\lVert W\rVert$: $g = \hat g/\lVert W\rVert$ with $\hat g$ the gradient at the
+unit-norm weight. One SGD step with decay, $W' = (1 - \eta\lambda)W - \eta g$, then has
+
+$$\lVert W'\rVert^2 = (1 - \eta\lambda)^2\lVert W\rVert^2 + \eta^2\lVert g\rVert^2,$$
+
+whose fixed point in the mean is $\lVert W\rVert^4 = \eta G/(\lambda(2 - \eta\lambda))$,
+$G = \mathbb E\lVert\hat g\rVert^2$, reached over about $1/(4\eta\lambda)$ steps, where
+the angular update $\eta\lVert g\rVert/\lVert W\rVert$ is $\sqrt{\eta\lambda(2 - \eta\lambda)}$.
+"""
+
+from __future__ import annotations
+
+import math
+
+from weightdecay._checks import check_nonnegative, check_positive
+
+__all__ = [
+    "equilibrium_angular_update",
+    "equilibrium_norm",
+    "next_squared_norm",
+    "relaxation_steps",
+]
+
+
+def _check_rate(lr: float, weight_decay: float, *, positive_decay: bool) -> tuple[float, float]:
+    r"""Check $\eta > 0$, $\lambda$ (> 0 if asked) and $\eta\lambda < 1$."""
+    eta = check_positive("lr", lr)
+    lam = (check_positive if positive_decay else check_nonnegative)("weight_decay", weight_decay)
+    if eta * lam >= 1:
+        raise ValueError(f"lr * weight_decay must be < 1, got {eta} * {lam} = {eta * lam!r}")
+    return eta, lam
+
+
+def next_squared_norm(
+    squared_norm: float, grad_squared_norm: float, lr: float, weight_decay: float
+) -> float:
+    r"""$\lVert W'\rVert^2$ after one SGD step with decay, for a gradient orthogonal to $W$.
+
+    $W' = W - \eta(g + \lambda W) = (1 - \eta\lambda)W - \eta g$ and
+    $\langle g, W\rangle = 0$ give
+
+    $$\lVert W'\rVert^2 = (1 - \eta\lambda)^2\lVert W\rVert^2 + \eta^2\lVert g\rVert^2.$$
+
+    Parameters
+    ----------
+    squared_norm : float
+        $\lVert W\rVert^2 \ge 0$.
+    grad_squared_norm : float
+        $\lVert g\rVert^2 \ge 0$, the data gradient (without the decay term).
+    lr : float
+        $\eta > 0$.
+    weight_decay : float
+        $\lambda \ge 0$, with $\eta\lambda < 1$.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not a finite number in its range.
+
+    Examples
+    --------
+    One ``torch.optim.SGD`` step with a gradient made orthogonal to the weight:
+
+    >>> import torch
+    >>> from weightdecay.equilibrium import next_squared_norm
+    >>> w = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    >>> g = torch.randn(5, 3, dtype=torch.float64)
+    >>> g -= (g * w.detach()).sum() / w.detach().pow(2).sum() * w.detach()
+    >>> predicted = next_squared_norm(w.detach().pow(2).sum().item(), g.pow(2).sum().item(),
+    ...                               lr=0.1, weight_decay=0.01)
+    >>> w.grad = g
+    >>> torch.optim.SGD([w], lr=0.1, weight_decay=0.01).step()
+    >>> abs(w.detach().pow(2).sum().item() / predicted - 1) < 1e-14
+    True
+    """
+    n = check_nonnegative("squared_norm", squared_norm)
+    gg = check_nonnegative("grad_squared_norm", grad_squared_norm)
+    eta, lam = _check_rate(lr, weight_decay, positive_decay=False)
+    # $$\lVert W'\rVert^2 = (1 - \eta\lambda)^2\lVert W\rVert^2 + \eta^2\lVert g\rVert^2$$
+    return (1 - eta * lam) ** 2 * n + eta**2 * gg
+
+
+def equilibrium_norm(lr: float, weight_decay: float, unit_grad_squared_norm: float) -> float:
+    r"""The weight norm at which SGD's decay and gradient steps balance, on average.
+
+    For a scale-invariant $W$ the gradient is $g = \hat g/\lVert W\rVert$, with $\hat g$
+    the gradient at the unit-norm weight $W/\lVert W\rVert$. In `next_squared_norm`,
+    with $n = \lVert W\rVert^2$ and $G = \mathbb{E}\lVert\hat g\rVert^2$, the fixed point of
+    $n' = (1 - \eta\lambda)^2 n + \eta^2 G/n$ is
+    $n^2\big(1 - (1 - \eta\lambda)^2\big) = \eta^2 G$, that is
+
+    $$\lVert W\rVert^4 = \frac{\eta\,G}{\lambda(2 - \eta\lambda)}.$$
+
+    Parameters
+    ----------
+    lr : float
+        $\eta > 0$.
+    weight_decay : float
+        $\lambda > 0$, with $\eta\lambda < 1$.
+    unit_grad_squared_norm : float
+        $G = \mathbb{E}\lVert\hat g\rVert^2
+        = \mathbb{E}\big(\lVert g\rVert\,\lVert W\rVert\big)^2 \ge 0$.
+
+    Returns
+    -------
+    float
+        The equilibrium $\lVert W\rVert$.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not a finite number in its range.
+
+    Examples
+    --------
+    Iterating the recursion with a constant $G$ converges to it, from above and below:
+
+    >>> from weightdecay.equilibrium import equilibrium_norm, next_squared_norm
+    >>> eta, lam, G = 0.5, 0.01, 0.3
+    >>> for n in (100.0, 1e-3):
+    ...     for _ in range(2000):
+    ...         n = next_squared_norm(n, G / n, eta, lam)
+    ...     print(abs(n**0.5 / equilibrium_norm(eta, lam, G) - 1) < 1e-12)
+    True
+    True
+    """
+    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    big_g = check_nonnegative("unit_grad_squared_norm", unit_grad_squared_norm)
+    # $$\lVert W\rVert^4 = \frac{\eta\,G}{\lambda(2 - \eta\lambda)}$$
+    return float((eta * big_g / (lam * (2 - eta * lam))) ** 0.25)
+
+
+def equilibrium_angular_update(lr: float, weight_decay: float) -> float:
+    r"""The root-mean-square angular update $\eta\lVert g\rVert/\lVert W\rVert$ at equilibrium.
+
+    Dividing the stationary balance $\big(1 - (1 - \eta\lambda)^2\big)n = \eta^2\lVert g\rVert^2$
+    (in expectation) by $n = \lVert W\rVert^2$:
+
+    $$\mathbb{E}\Big[\frac{\eta^2\lVert g\rVert^2}{\lVert W\rVert^2}\Big]
+    = \eta\lambda(2 - \eta\lambda) \approx 2\eta\lambda,$$
+
+    independent of the gradient. (At the balance the step's true angle $\theta$
+    between $W$ and $W'$ satisfies $\cos\theta = 1 - \eta\lambda$.)
+
+    Parameters
+    ----------
+    lr : float
+        $\eta > 0$.
+    weight_decay : float
+        $\lambda > 0$, with $\eta\lambda < 1$.
+
+    Returns
+    -------
+    float
+        $\sqrt{\eta\lambda(2 - \eta\lambda)}$.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not a finite number in its range.
+
+    Examples
+    --------
+    At the fixed point of the recursion the angular update equals it, whatever $G$:
+
+    >>> from weightdecay.equilibrium import (equilibrium_angular_update,
+    ...                                           equilibrium_norm)
+    >>> eta, lam = 0.5, 0.01
+    >>> for G in (0.01, 1.0, 50.0):
+    ...     w = equilibrium_norm(eta, lam, G)
+    ...     angular = eta * (G**0.5 / w) / w  # ||g|| = ||g_hat|| / ||W||
+    ...     print(abs(angular / equilibrium_angular_update(eta, lam) - 1) < 1e-14)
+    True
+    True
+    True
+    """
+    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    # $$\sqrt{\eta\lambda(2 - \eta\lambda)}$$
+    return math.sqrt(eta * lam * (2 - eta * lam))
+
+
+def relaxation_steps(lr: float, weight_decay: float) -> float:
+    r"""The steps over which $\lVert W\rVert^2$ relaxes to equilibrium, $1/(4\eta\lambda)$.
+
+    Linearizing $n' = (1 - \eta\lambda)^2 n + \eta^2 G/n$ at its fixed point $n_*$,
+    where $\eta^2 G/n_*^2 = 1 - (1 - \eta\lambda)^2$, the deviation is multiplied per
+    step by $(1 - \eta\lambda)^2 - \big(1 - (1 - \eta\lambda)^2\big)
+    = 1 - 4\eta\lambda + 2\eta^2\lambda^2 \approx e^{-4\eta\lambda}$.
+    (Far above equilibrium the decay term alone acts, $n' \approx (1 - \eta\lambda)^2 n$:
+    half as fast.)
+
+    Parameters
+    ----------
+    lr : float
+        $\eta > 0$.
+    weight_decay : float
+        $\lambda > 0$, with $\eta\lambda < 1$.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not a finite number in its range.
+
+    Examples
+    --------
+    A small deviation from equilibrium shrinks by about $e^{-1}$ over that many steps:
+
+    >>> import math
+    >>> from weightdecay.equilibrium import (equilibrium_norm, next_squared_norm,
+    ...                                           relaxation_steps)
+    >>> eta, lam, G = 0.1, 0.01, 1.0
+    >>> n_star = equilibrium_norm(eta, lam, G) ** 2
+    >>> n = 1.001 * n_star
+    >>> for _ in range(round(relaxation_steps(eta, lam))):
+    ...     n = next_squared_norm(n, G / n, eta, lam)
+    >>> abs((n - n_star) / (0.001 * n_star) - math.exp(-1)) < 0.01
+    True
+    """
+    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    # $$\tau = \frac{1}{4\eta\lambda}$$
+    return 1 / (4 * eta * lam)

@@ -1,0 +1,258 @@
+r"""Where L2-regularized logistic regression ends up: Newton's method, and scikit-learn's C.
+
+scikit-learn's `LogisticRegression` (L2 penalty, any solver but liblinear) minimizes
+
+$$C\sum_{i=1}^{m}\ell_i(W, b) + \frac{1}{2}\lVert W\rVert_F^2,$$
+
+the intercept unpenalized. Dividing by $Cm > 0$ leaves the minimizer unchanged and gives
+$\frac{1}{m}\sum_i\ell_i + \frac{1}{2Cm}\lVert W\rVert_F^2$, which is $J$ with
+
+$$\lambda = \frac{1}{Cm}, \qquad C = \frac{1}{m\lambda}.$$
+
+$J$ has no closed-form minimizer, but its gradient and Hessian
+(`weightdecay.cross_entropy`) give Newton's method, which converges quadratically: a
+few iterations reach the optimum to rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from weightdecay._checks import check_count, check_nonnegative, check_positive
+from weightdecay.cross_entropy import check_labels, gradient, hessian, n_outputs, objective
+
+__all__ = [
+    "LogisticFit",
+    "NewtonDivergedError",
+    "decay_from_logistic_c",
+    "fit_logistic",
+    "logistic_c",
+]
+
+
+def logistic_c(lambd: float, n_samples: int) -> float:
+    r"""scikit-learn's ``C`` for decay $\lambda$ on $m$ samples: $C = 1/(m\lambda)$.
+
+    Parameters
+    ----------
+    lambd : float
+        $\lambda > 0$ (``C = inf`` would mean no penalty; pass it explicitly).
+    n_samples : int
+        $m$, the rows the mean cross-entropy averages over.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `lambd` is not finite and positive, or `n_samples` not a positive integer.
+
+    Examples
+    --------
+    >>> from weightdecay.logistic import decay_from_logistic_c, logistic_c
+    >>> logistic_c(0.01, 200)
+    0.5
+    >>> decay_from_logistic_c(logistic_c(0.01, 200), 200)
+    0.01
+    """
+    lam = check_positive("lambd", lambd)
+    m = check_count("n_samples", n_samples)
+    # $$C = \frac{1}{m\lambda}$$
+    return 1.0 / (m * lam)
+
+
+def decay_from_logistic_c(c: float, n_samples: int) -> float:
+    r"""The decay $\lambda = 1/(Cm)$ that scikit-learn's ``C`` means on $m$ samples.
+
+    Parameters
+    ----------
+    c : float
+        ``C > 0``.
+    n_samples : int
+        $m$.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `c` is not finite and positive, or `n_samples` not a positive integer.
+
+    Examples
+    --------
+    >>> from weightdecay.logistic import decay_from_logistic_c
+    >>> decay_from_logistic_c(1.0, 100)
+    0.01
+    """
+    c_value = check_positive("c", c)
+    m = check_count("n_samples", n_samples)
+    # $$\lambda = \frac{1}{Cm}$$
+    return 1.0 / (c_value * m)
+
+
+_ROUNDING = 64 * torch.finfo(torch.float64).eps
+
+
+class NewtonDivergedError(RuntimeError):
+    """Newton's method did not reach the requested gradient within `max_iter` steps."""
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    r"""The minimizer of $J$ found by Newton's method.
+
+    Attributes
+    ----------
+    w : Tensor
+        Shape (d, 1) for two classes, else (d, K).
+    b : Tensor
+        Shape (1,) or (K,); for $K \ge 3$ it sums to zero (see `fit_logistic`).
+    objective : list of float
+        $J$ after each iteration, the starting point first.
+    gradient_max : list of float
+        The largest absolute entry of $\nabla J$ at each of those points.
+    """
+
+    w: Tensor
+    b: Tensor
+    objective: list[float]
+    gradient_max: list[float]
+
+    @property
+    def n_iter(self) -> int:
+        """The number of Newton steps taken."""
+        return len(self.objective) - 1
+
+
+def fit_logistic(
+    x: Tensor,
+    labels: Tensor,
+    n_classes: int,
+    lambd: float,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+    softmax: bool = False,
+) -> LogisticFit:
+    r"""Minimize $J$ by Newton's method with a backtracking line search, from $W = 0, b = 0$.
+
+    Each iteration solves $H\delta = \nabla J$ and halves the step $\theta - t\delta$
+    until $J$ decreases by at least $10^{-4}\,t\,\delta^\top\nabla J$ (Armijo). For
+    $K \ge 3$ the Hessian is singular along $u = (0, \dots, 0, \mathbf{1}/\sqrt K)$
+    (the intercepts moving together); $\nabla J \perp u$, so $(H + uu^\top)\delta = \nabla J$
+    has the solution of $H\delta = \nabla J$ with $\delta \perp u$, and the intercepts keep
+    summing to zero. Only $b - \bar b\mathbf 1$ is identified.
+
+    Parameters
+    ----------
+    x : Tensor
+        Inputs, shape (m, d), float64 recommended.
+    labels : Tensor
+        Integer labels in ``[0, n_classes)``, shape (m,).
+    n_classes : int
+        $K \ge 2$.
+    lambd : float
+        $\lambda \ge 0$; with 0 the optimum may not exist (separable data).
+    tol : float, default 1e-10
+        Stop after the step whose Newton direction $\delta$ has every entry at most
+        `tol` times $\max(1, \max_j|\theta_j|)$. Newton's method converges
+        quadratically, so that last step leaves an error of order `tol` squared.
+    max_iter : int, default 100
+        Newton steps allowed.
+    softmax : bool, default False
+        For two classes, use two logits (a two-class softmax) instead of one.
+
+    Returns
+    -------
+    LogisticFit
+
+    Raises
+    ------
+    NewtonDivergedError
+        If the step is still above `tol` after `max_iter` steps, or the line
+        search cannot decrease $J$ (the message gives the last gradient).
+    TypeError, ValueError
+        For malformed inputs.
+
+    Examples
+    --------
+    At the optimum the hand-derived gradient vanishes:
+
+    >>> import torch
+    >>> from weightdecay.cross_entropy import gradient
+    >>> from weightdecay.logistic import fit_logistic
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(40, 3, dtype=torch.float64, generator=g)
+    >>> y = torch.randint(0, 3, (40,), generator=g)
+    >>> fit = fit_logistic(x, y, 3, lambd=0.05)
+    >>> gw, gb = gradient(x, y, fit.w, fit.b, 0.05)
+    >>> bool(gw.abs().max() < 1e-14 and gb.abs().max() < 1e-14), fit.n_iter < 10
+    (True, True)
+    """
+    lam = check_nonnegative("lambd", lambd)
+    k = n_classes if softmax else n_outputs(n_classes)
+    threshold = check_positive("tol", tol)
+    steps = check_count("max_iter", max_iter)
+    if not isinstance(x, Tensor) or x.ndim != 2:
+        raise ValueError(f"x must be a 2-d tensor, got {x!r}")
+    check_labels(labels, n_classes, x.shape[0])
+    d = x.shape[1]
+    theta = torch.zeros(d + 1, k, dtype=x.dtype)
+    # $$u = (0, \dots, 0, \mathbf{1}/\sqrt{K})$$: the direction $H$ is blind to when $K \ge 3$
+    u = torch.zeros((d + 1) * k, dtype=x.dtype)
+    if k > 1:
+        u[d * k :] = k**-0.5
+
+    def value(t: Tensor) -> float:
+        return objective(x, labels, t[:d], t[d], lam).item()
+
+    def grad(t: Tensor) -> Tensor:
+        gw, gb = gradient(x, labels, t[:d], t[d], lam)
+        return torch.cat([gw, gb.unsqueeze(0)]).flatten()
+
+    values, gmax = [value(theta)], [grad(theta).abs().max().item()]
+    converged = False
+    for _ in range(steps):
+        g = grad(theta)
+        h = hessian(x, labels, theta[:d], theta[d], lam)
+        # $$(H + uu^\top)\,\delta = \nabla J$$
+        delta = torch.linalg.solve(h + torch.outer(u, u), g).reshape(d + 1, k)
+        # Converged: the Newton step is below `tol` relative to the parameters. It is
+        # still taken, which squares the remaining error.
+        converged = delta.abs().max().item() <= threshold * max(1.0, theta.abs().max().item())
+        slope = (delta.flatten() @ g).item()
+        t = 1.0
+        # Once the predicted decrease is below the rounding of $J$, comparing values of $J$
+        # says nothing: take the full Newton step (the quadratic phase).
+        resolvable = slope > _ROUNDING * (1 + abs(values[-1]))
+        # $$J(\theta - t\delta) \le J(\theta) - 10^{-4}\,t\,\delta^\top\nabla J$$
+        while (
+            resolvable
+            and value(theta - t * delta) > values[-1] - 1e-4 * t * slope
+            and t > 2.0**-30
+        ):
+            t /= 2
+        candidate = theta - t * delta
+        if resolvable and value(candidate) > values[-1]:
+            raise NewtonDivergedError(
+                f"the line search could not decrease J; largest gradient entry {gmax[-1]:.3e}"
+            )
+        theta = candidate
+        values.append(value(theta))
+        gmax.append(grad(theta).abs().max().item())
+        if converged:
+            break
+    if not converged:
+        raise NewtonDivergedError(
+            f"the Newton step is still above tol={threshold:g} (relative) after "
+            f"max_iter={steps} steps; largest gradient entry {gmax[-1]:.3e} (with lambd=0 "
+            "the data may be separable: then the optimum does not exist)"
+        )
+    return LogisticFit(theta[:d].clone(), theta[d].clone(), values, gmax)
