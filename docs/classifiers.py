@@ -95,6 +95,8 @@ from weightdecay.prior import prior_variance
 from weightdecay.report import TOLERANCES, assert_checks, checks_table, classification_checks
 
 tasks = {name: make_task(name, seed=0) for name in ("moons", "blobs")}
+# The sizes the prose states: 60 training and 4000 test points, 27 monomials.
+assert all(t.x_train.shape == (60, 27) and t.x_test.shape == (4000, 27) for t in tasks.values())
 lambd = 0.01
 derived = [identities(task, lambd) for task in tasks.values()]
 identity_checks = classification_checks([], [], derived)
@@ -202,6 +204,7 @@ ax.set_ylabel("relative difference (float64)")
 ax.legend()
 fig.tight_layout()
 plt.show()
+assert all(len(run.step_errors) == 300 for run in trajectories)  # 50 epochs of 6 batches
 step_checks = classification_checks(trajectories, [], [])
 assert_checks(step_checks)
 Markdown(checks_table(step_checks))
@@ -240,11 +243,8 @@ Markdown(checks_table(step_checks))
 
 # %%
 lambdas_shown = [1e-5, 1e-3, 1e-1, 1.0]
-fits = {
-    (name, lam): fit_logistic(task.x_train, task.y_train, task.n_classes, lam, max_iter=200)
-    for name, task in tasks.items()
-    for lam in lambdas_shown
-}
+shown = {name: calibration_sweep(task, lambdas_shown) for name, task in tasks.items()}
+fits = {(name, p.lambd): p.fit for name, sweep in shown.items() for p in sweep}
 rows = ["| λ | τ = 1/(mλ) | √τ | RMS of the fitted weights | RMS of the test logits |",
         "| --- | --- | --- | --- | --- |"]  # fmt: skip
 rms_weights = []
@@ -320,12 +320,8 @@ plt.show()
 # %%
 rows = ["| task | " + " | ".join(f"λ = {lam:g}" for lam in lambdas_shown) + " |",
         "| --- |" + " --- |" * len(lambdas_shown)]  # fmt: skip
-for name, task in tasks.items():
-    accuracy = [
-        (class_probabilities(task.x_train @ fits[name, lam].w + fits[name, lam].b).argmax(dim=1)
-         == task.y_train).double().mean().item()
-        for lam in lambdas_shown
-    ]  # fmt: skip
+for name, sweep in shown.items():
+    accuracy = [point.train_accuracy for point in sweep]
     assert accuracy[0] >= 0.95 and accuracy[0] > accuracy[-1], (name, accuracy)
     rows.append(
         f"| {name}: training accuracy | " + " | ".join(f"{a:.3f}" for a in accuracy) + " |"
@@ -349,6 +345,7 @@ Markdown("\n".join(rows))
 
 # %%
 grid_lambdas = log_grid(1e-5, 1.0, 3)
+assert len(grid_lambdas) == 16 and (grid_lambdas[0], grid_lambdas[-1]) == (1e-5, 1.0)
 sweeps = {name: calibration_sweep(task, grid_lambdas) for name, task in tasks.items()}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
 for (name, sweep), ls in zip(sweeps.items(), ["-", "--"], strict=True):

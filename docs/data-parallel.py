@@ -215,7 +215,10 @@ for label, result in (("DDP + ZeRO", zero), ("DDP", ddp)):
         )
 
 # The partition ZeRO's rule predicts: group by group, largest first, to the emptiest rank.
-sizes = {"0.weight": 64, "0.bias": 16, "2.weight": 16, "2.bias": 1}
+# The model the set-up describes, Linear(4, 16) -> Tanh -> Linear(16, 1), rebuilt here.
+described = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+sizes = {name: p.numel() for name, p in described.named_parameters()}
+assert set(sizes) == set(zero.parameters)
 predicted: list[list[str]] = [[] for _ in range(WORLD_SIZE)]
 load = [0] * WORLD_SIZE
 for group in (["0.weight", "2.weight"], ["0.bias", "2.bias"]):

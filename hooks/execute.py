@@ -59,7 +59,6 @@ class Outcome:
     src_uri: str
     executed: Path
     seconds: float
-    threads: int
     error: str | None = None
 
 
@@ -123,10 +122,10 @@ def execute_page(source: Path, src_uri: str, out_dir: Path, threads: int) -> Out
         client.execute(env=env)
     except Exception as error:  # every failure is reported with its page
         seconds = time.perf_counter() - start
-        return Outcome(src_uri, executed, seconds, threads, _failure(src_uri, notebook, error))
+        return Outcome(src_uri, executed, seconds, _failure(src_uri, notebook, error))
     seconds = time.perf_counter() - start
     nbformat.write(notebook, executed)  # type: ignore[no-untyped-call]
-    return Outcome(src_uri, executed, seconds, threads)
+    return Outcome(src_uri, executed, seconds)
 
 
 def _run(

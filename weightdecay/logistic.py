@@ -29,6 +29,7 @@ __all__ = [
     "NewtonDivergedError",
     "decay_from_logistic_c",
     "fit_logistic",
+    "gauge_direction",
     "logistic_c",
 ]
 
@@ -98,6 +99,41 @@ def decay_from_logistic_c(c: float, n_samples: int) -> float:
 
 
 _ROUNDING = 64 * torch.finfo(torch.float64).eps
+
+
+def gauge_direction(n_features: int, n_logits: int, dtype: torch.dtype) -> Tensor:
+    r"""$u = (0, \dots, 0, \mathbf{1}/\sqrt{k})$: every intercept moving together (0 if $k = 1$).
+
+    For $k \ge 2$ logits the Hessian of $J$ in $\Theta = [W;\, b^\top]$ (flattened row
+    by row) is blind to $u$, and adding $uu^\top$ makes it invertible without changing
+    its action on directions orthogonal to $u$.
+
+    Parameters
+    ----------
+    n_features : int
+        $d$.
+    n_logits : int
+        $k$.
+    dtype : torch.dtype
+
+    Returns
+    -------
+    Tensor
+        Shape ((d + 1) k,).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.logistic import gauge_direction
+    >>> u = gauge_direction(1, 2, torch.float64)   # d = 1, k = 2: (w_1, w_2, b_1, b_2)
+    >>> u[:2].tolist(), bool(u[2] == u[3]), abs(u.norm().item() - 1) < 1e-15
+    ([0.0, 0.0], True, True)
+    """
+    d, k = check_count("n_features", n_features), check_count("n_logits", n_logits)
+    u = torch.zeros((d + 1) * k, dtype=dtype)
+    if k > 1:
+        u[d * k :] = k**-0.5
+    return u
 
 
 class NewtonDivergedError(RuntimeError):
@@ -205,10 +241,7 @@ def fit_logistic(
     check_labels(labels, n_classes, x.shape[0])
     d = x.shape[1]
     theta = torch.zeros(d + 1, k, dtype=x.dtype)
-    # $$u = (0, \dots, 0, \mathbf{1}/\sqrt{K})$$: the direction $H$ is blind to when $K \ge 3$
-    u = torch.zeros((d + 1) * k, dtype=x.dtype)
-    if k > 1:
-        u[d * k :] = k**-0.5
+    u = gauge_direction(d, k, x.dtype)
 
     def value(t: Tensor) -> float:
         return objective(x, labels, t[:d], t[d], lam).item()

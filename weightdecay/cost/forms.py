@@ -40,6 +40,7 @@ from torch.optim import Optimizer
 
 from weightdecay import optim
 from weightdecay._checks import check_nonnegative
+from weightdecay.penalty import l2_penalty
 from weightdecay.prior import scaled_negative_log_prior
 
 __all__ = [
@@ -88,11 +89,8 @@ def penalty_per_parameter(params: Params, lambd: float, n_terms: int) -> Tensor:
     >>> penalty_per_parameter([torch.tensor([3.0]), torch.tensor([4.0])], 0.5, 1).item()
     6.25
     """
-    total = params[0].pow(2).sum()
-    for p in params[1:]:
-        total = total + p.pow(2).sum()
     # $$\frac{\lambda}{2}\sum_p \lVert p\rVert^2$$
-    return 0.5 * lambd * total
+    return l2_penalty(params, lambd)
 
 
 def penalty_vector(params: Params, lambd: float, n_terms: int) -> Tensor:

@@ -27,7 +27,7 @@ from weightdecay._checks import check_count, check_positive
 from weightdecay.calibration import Reliability, reliability
 from weightdecay.categorical import scaled_negative_log_posterior
 from weightdecay.cross_entropy import gradient, hessian, objective
-from weightdecay.logistic import LogisticFit, fit_logistic, logistic_c
+from weightdecay.logistic import LogisticFit, fit_logistic, gauge_direction, logistic_c
 from weightdecay.metrics import relative_error
 from weightdecay.models.logistic import (
     ScratchLogisticRegression,
@@ -222,9 +222,7 @@ def sklearn_parity(task: PlanarTask, lambd: float, *, tol: float = 1e-14) -> Skl
     g = torch.cat([gw, gb.unsqueeze(0)]).flatten()
     d, k = fit.w.shape
     h = hessian(x, y, fit.w, fit.b, lam)
-    u = torch.zeros_like(g)
-    if k > 1:
-        u[d * k :] = k**-0.5
+    u = gauge_direction(d, k, g.dtype)
     # $$\mu = \lambda_{\min}(H + uu^\top)$$
     mu = torch.linalg.eigvalsh(h + torch.outer(u, u))[0].item()
     ours = torch.cat([fit.w, _centred(fit.b).unsqueeze(0)])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,8 +199,6 @@ class NormDynamics:
         "batch" or "layer".
     eps : float
         The normalization's $\epsilon$.
-    elapsed : float
-        Wall-clock seconds of all the training loops.
     """
 
     runs: tuple[NormRun, ...]
@@ -212,7 +209,6 @@ class NormDynamics:
     seed: int
     norm: str
     eps: float
-    elapsed: float = field(compare=False)
 
     def run(self, weight_decay: float) -> NormRun:
         """The run at `weight_decay`.
@@ -411,11 +407,9 @@ def run_norm_dynamics(
     data = gaussian_blobs(seed=seed)
     batches = _batches(data, n_steps, size, seed)
     template = _model(norm, eps, seed)
-    start = time.perf_counter()
     with _one_thread():
         runs = tuple(_train(copy.deepcopy(template), eta, lam, data, batches) for lam in values)
-    elapsed = time.perf_counter() - start
-    return NormDynamics(runs, eta, n_steps, size, span, seed, norm, eps, elapsed)
+    return NormDynamics(runs, eta, n_steps, size, span, seed, norm, eps)
 
 
 def rescaled_training_difference(
