@@ -2,8 +2,8 @@
 
 Runs ``mkdocs build`` twice in this one command, on the same pages and the same
 machine: first with ``DOCS_JOBS=1`` (each page alone in its kernel, with every core:
-the sequential build), then with the default (as many kernels as usable cores, the
-pages that time things alone at the end). Each build's log gives the time of the page
+the sequential build), then with the default (as many kernels as usable cores; the cells
+that time things run alone at the end). Each build's log gives the time of the page
 execution phase and of the rendering that follows. The report compares the two and
 the ideal parallel time, the larger of (sum of the sequential page times) / cores and
 the longest sequential page.
@@ -28,6 +28,9 @@ PAGE = re.compile(r"executed (\S+\.py) in (\d+\.\d) s")
 PHASES = re.compile(
     r"notebook pages: execution (\d+\.\d) s, then rendering of the whole site (\d+\.\d) s"
 )
+SPLIT = re.compile(
+    r"the parallel phase .*? in (\d+\.\d) s, then the timed cells of .*? in (\d+\.\d) s"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Build:
     rendering: float
     wall: float
     pages: dict[str, float]
+    parallel_phase: float
+    timed_alone: float
 
     @property
     def execution_and_render(self) -> float:
@@ -72,9 +77,20 @@ def build(jobs: str) -> Build:
     phases = PHASES.search(log)
     if phases is None:
         sys.exit(f"no phase summary in the log of the build with {label}")
+    split = SPLIT.search(log)
+    if split is None:
+        sys.exit(f"no summary of the execution phases in the log of the build with {label}")
     pages = {name: float(seconds) for name, seconds in PAGE.findall(log)}
     print(f"  done in {wall:.1f} s", file=sys.stderr, flush=True)
-    return Build(jobs or "default", float(phases[1]), float(phases[2]), wall, pages)
+    return Build(
+        jobs or "default",
+        float(phases[1]),
+        float(phases[2]),
+        wall,
+        pages,
+        float(split[1]),
+        float(split[2]),
+    )
 
 
 def main() -> None:
@@ -92,8 +108,10 @@ def main() -> None:
         print(f"  {name:28s} {seconds:6.1f}   parallel build: {parallel.pages[name]:6.1f}")
     for run in (sequential, parallel):
         print(
-            f"{run.jobs:>8s}: execution {run.execution:6.1f} s + rendering {run.rendering:5.1f} s"
-            f" = {run.execution_and_render:6.1f} s (whole command {run.wall:.1f} s)"
+            f"{run.jobs:>8s}: execution {run.execution:6.1f} s (parallel phase "
+            f"{run.parallel_phase:.1f} s, timed cells alone {run.timed_alone:.1f} s) + rendering "
+            f"{run.rendering:5.1f} s = {run.execution_and_render:6.1f} s "
+            f"(whole command {run.wall:.1f} s)"
         )
     print(
         f"ideal: max({total:.1f} s / {cores}, {longest:.1f} s for {longest_page}) "

@@ -2,37 +2,48 @@
 
 mkdocs-jupyter can execute each page inside its render step, one page after another.
 This hook executes them all first, each in its own Jupyter kernel (a process of its
-own, driven by nbclient from a thread of a pool sized to the usable cores), writes the
-executed notebooks to a build directory, and hands them to mkdocs-jupyter, whose own
-execution is turned off (``execute: false`` in mkdocs.yml; the hook refuses to run
-otherwise, so no page is executed twice).
+own, driven by nbclient from a thread of its own), writes the executed notebooks to a
+build directory, and hands them to mkdocs-jupyter, whose own execution is turned off
+(``execute: false`` in mkdocs.yml; the hook refuses to run otherwise, so no page is
+executed twice).
 
 * Every build executes every page afresh: nothing is cached but the pages' durations,
   used only to start the longest pages first.
-* Each kernel gets ``cores / workers`` threads (``OMP_NUM_THREADS``, which PyTorch and
-  NumPy's BLAS read), so the kernels do not oversubscribe the cores.
-* Pages that time things (their source uses ``format_seconds`` or ``TIMING_PREFIX``) run
-  after the parallel batch, one at a time with every core, so no other page disturbs
-  their measurements.
+* At most ``DOCS_JOBS`` kernels compute at once (default: the usable cores), admitted
+  longest first. Each kernel gets ``cores / DOCS_JOBS`` threads (``OMP_NUM_THREADS``,
+  which PyTorch and NumPy's BLAS read), so the kernels do not oversubscribe the cores.
+* A page times things when a code cell uses ``format_seconds`` or ``TIMING_PREFIX``
+  (the cell that measures is the cell that reports, or comes after it). Its cells
+  before the first such cell run in the parallel phase like any other page;
+  then its kernel leaves the parallel phase and waits, idle, until every other page's
+  parallel part is done. Its remaining cells run alone on the machine, one timed page
+  at a time, after the hook has set the kernel's PyTorch threads to every usable core
+  (``torch.set_num_threads``): no other page disturbs the measurements.
 * A failing cell fails the build with the page, the cell's number and first line, the
-  exception and its traceback.
+  exception and its traceback. After a failure in the parallel phase, the timed cells
+  are not run.
 * Progress goes to the log: each page as it starts and ends, with its time, then a
   summary of the two phases.
 
-Environment variables: ``DOCS_JOBS`` sets the number of parallel kernels (default: the
-usable cores; 1 executes the pages one after another), ``DOCS_EXECUTED_DIR`` where the
-executed notebooks go (default: ``build/executed``).
+Environment variables: ``DOCS_JOBS`` sets the number of kernels computing at once
+(1 executes the pages one after another, each with every core), ``DOCS_EXECUTED_DIR``
+where the executed notebooks go (default: ``build/executed``).
 """
 
 from __future__ import annotations
 
+import ast
+import asyncio
+import inspect
 import json
 import logging
 import os
 import re
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +58,30 @@ from mkdocs.structure.pages import Page
 log = logging.getLogger("mkdocs.hooks.execute")
 
 ROOT = Path(__file__).resolve().parent.parent
-DURATIONS = ROOT / "build" / "page-durations.json"
+DOCS = ROOT / "docs"
+DURATIONS = ROOT / "build" / "page-durations.json"  # of the pages of DOCS only
 TIMED_MARKERS = ("format_seconds", "TIMING_PREFIX")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of IPython's tracebacks
 
 
 @dataclass
 class Outcome:
-    """One page's execution: where the executed notebook is, how long it took, any error."""
+    """One page's execution.
+
+    ``seconds`` counts the page's own execution, not its wait for the parallel phase to
+    end; ``parallel`` is the part of it spent in the parallel phase (all of it for an
+    untimed page). ``skipped`` marks a timed page whose timed cells were not run
+    because another page failed.
+    """
 
     src_uri: str
     executed: Path
     seconds: float
+    parallel: float
     error: str | None = None
+    waited: float = 0.0
+    timed: bool = False
+    skipped: bool = False
 
 
 _state: dict[str, Any] = {}
@@ -80,10 +102,37 @@ def jobs() -> int:
     return int(value)
 
 
+def uses_timing(code: str) -> bool:
+    """Whether `code` uses ``format_seconds`` or ``TIMING_PREFIX`` (importing is not using).
+
+    Code that does not parse as Python (a cell magic, say) is searched as text.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return any(marker in code for marker in TIMED_MARKERS)
+    return any(
+        (isinstance(node, ast.Name) and node.id in TIMED_MARKERS)
+        or (isinstance(node, ast.Attribute) and node.attr in TIMED_MARKERS)
+        for node in ast.walk(tree)
+    )
+
+
+def first_timed_cell(notebook: nbformat.NotebookNode) -> int | None:
+    """The index in ``notebook.cells`` of the first code cell that times something.
+
+    A page's convention: the cell that measures time is the cell that reports it
+    through ``format_seconds`` or ``TIMING_PREFIX``, or comes after such a cell.
+    """
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code" and uses_timing(cell.source):
+            return index
+    return None
+
+
 def is_timed(source: Path) -> bool:
-    """Whether a page measures wall-clock time (and must run alone)."""
-    text = source.read_text()
-    return any(marker in text for marker in TIMED_MARKERS)
+    """Whether a page measures wall-clock time (and must run its timed cells alone)."""
+    return first_timed_cell(jupytext.read(source)) is not None
 
 
 def _failure(src_uri: str, notebook: nbformat.NotebookNode, error: Exception) -> str:
@@ -100,51 +149,197 @@ def _failure(src_uri: str, notebook: nbformat.NotebookNode, error: Exception) ->
     return f"{src_uri}: execution failed: {ANSI.sub('', str(error))}"
 
 
-def execute_page(source: Path, src_uri: str, out_dir: Path, threads: int) -> Outcome:
-    """Execute one py:percent page in a fresh kernel with `threads` threads."""
-    notebook = jupytext.read(source)
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "OPENBLAS_NUM_THREADS": str(threads),
-    }
-    client = nbclient.NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=None,
-        allow_errors=False,
-        resources={"metadata": {"path": str(ROOT)}},
+class Gate:
+    """Let at most `count` pages compute at once, admitted in the order of `order`."""
+
+    def __init__(self, count: int, order: Sequence[str]) -> None:
+        self._free = count
+        self._queue = list(order)
+        self._changed = threading.Condition()
+
+    def enter(self, name: str) -> None:
+        """Wait for `name`'s turn and a free place, and take it."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._free > 0 and self._queue[0] == name)
+            self._queue.pop(0)
+            self._free -= 1
+            self._changed.notify_all()
+
+    def leave(self) -> None:
+        """Give a place back."""
+        with self._changed:
+            self._free += 1
+            self._changed.notify_all()
+
+
+class Countdown:
+    """Wait until `count` parties have arrived."""
+
+    def __init__(self, count: int) -> None:
+        self._left = count
+        self._changed = threading.Condition()
+        self.done_at: float | None = None  # time.perf_counter() at the last arrival
+
+    def arrive(self) -> None:
+        """One more party is done."""
+        with self._changed:
+            self._left -= 1
+            if self._left == 0:
+                self.done_at = time.perf_counter()
+            self._changed.notify_all()
+
+    def wait(self) -> None:
+        """Block until every party has arrived."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._left <= 0)
+
+
+@dataclass
+class Schedule:
+    """What the page threads share.
+
+    The parallel phase's places and its end, and the lock that runs timed cells one
+    page at a time.
+    """
+
+    gate: Gate
+    parallel_done: Countdown
+    cores: int
+    threads: int
+    alone: threading.Lock = field(default_factory=threading.Lock)
+    failed: threading.Event = field(default_factory=threading.Event)
+
+
+class _NotRunError(Exception):
+    """The timed cells of a page are not run: another page failed."""
+
+
+class _Phase:
+    """A page's hold on the parallel phase: its place in the gate and its arrival."""
+
+    def __init__(self, schedule: Schedule, src_uri: str) -> None:
+        self.schedule = schedule
+        schedule.gate.enter(src_uri)
+        self.inside = True
+        self.alone = False
+
+    def leave(self) -> None:
+        """Leave the parallel phase (once): free the place, count the arrival."""
+        if self.inside:
+            self.inside = False
+            self.schedule.gate.leave()
+            self.schedule.parallel_done.arrive()
+
+    def wait_alone(self) -> None:
+        """Wait for the parallel phase to end, then for the machine to oneself."""
+        self.schedule.parallel_done.wait()
+        self.schedule.alone.acquire()
+        self.alone = True
+
+    def close(self) -> None:
+        """Leave whatever is still held."""
+        self.leave()
+        if self.alone:
+            self.alone = False
+            self.schedule.alone.release()
+
+
+async def _set_torch_threads(client: nbclient.NotebookClient, src_uri: str, count: int) -> None:
+    """Run ``torch.set_num_threads(count)`` in the kernel, silently."""
+    assert client.kc is not None
+    msg_id = client.kc.execute(
+        f"import torch; torch.set_num_threads({count})", silent=True, store_history=False
     )
-    executed = out_dir / (Path(src_uri).with_suffix(".ipynb").name)
-    start = time.perf_counter()
+    if inspect.isawaitable(msg_id):
+        msg_id = await msg_id
+    reply = await client.async_wait_for_reply(msg_id)
+    if reply is None or reply["content"]["status"] != "ok":
+        raise PluginError(f"{src_uri}: could not give the kernel {count} PyTorch threads")
+
+
+def execute_page(source: Path, src_uri: str, out_dir: Path, schedule: Schedule) -> Outcome:
+    """Execute one py:percent page in a fresh kernel, as `schedule` allows."""
+    phase = _Phase(schedule, src_uri)
     try:
-        client.execute(env=env)
+        return _execute(source, src_uri, out_dir, schedule, phase)
+    finally:
+        phase.close()  # after the page's last log line: the next phase's lines follow it
+
+
+def _execute(
+    source: Path, src_uri: str, out_dir: Path, schedule: Schedule, phase: _Phase
+) -> Outcome:
+    executed = out_dir / (Path(src_uri).with_suffix(".ipynb").name)
+    log.info("executing %s (%d thread%s) ...", src_uri, schedule.threads,
+             "s"[: schedule.threads - 1])  # fmt: skip
+    start = time.perf_counter()
+    parallel: float | None = None
+    waited = 0.0
+    error_text: str | None = None
+    skipped = False
+    notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    try:
+        notebook = jupytext.read(source)
+        timed_from = first_timed_cell(notebook)
+        client = nbclient.NotebookClient(
+            notebook,
+            kernel_name="python3",
+            timeout=None,
+            allow_errors=False,
+            resources={"metadata": {"path": str(ROOT)}},
+        )
+
+        async def before_cell(cell: nbformat.NotebookNode, cell_index: int) -> None:
+            nonlocal parallel, waited
+            if cell_index != timed_from:
+                return
+            parallel = time.perf_counter() - start
+            phase.leave()
+            log.info(
+                "%s: the cells before its first timed cell took %.1f s; its timed cells "
+                "wait for the other pages", src_uri, parallel,
+            )  # fmt: skip
+            begin = time.perf_counter()
+            await asyncio.to_thread(phase.wait_alone)
+            waited = time.perf_counter() - begin
+            if schedule.failed.is_set():
+                raise _NotRunError
+            log.info("timing %s alone (%d threads) ...", src_uri, schedule.cores)
+            await _set_torch_threads(client, src_uri, schedule.cores)
+
+        client.on_cell_execute = before_cell
+        client.execute(env=_thread_env(schedule.threads))
+    except _NotRunError:
+        skipped = True
     except Exception as error:  # every failure is reported with its page
-        seconds = time.perf_counter() - start
-        return Outcome(src_uri, executed, seconds, _failure(src_uri, notebook, error))
-    seconds = time.perf_counter() - start
-    nbformat.write(notebook, executed)  # type: ignore[no-untyped-call]
-    return Outcome(src_uri, executed, seconds)
+        schedule.failed.set()
+        error_text = _failure(src_uri, notebook, error)
+    seconds = time.perf_counter() - start - waited
+    if error_text is not None:
+        log.error("failed %s after %.1f s", src_uri, seconds)
+    elif not skipped:
+        nbformat.write(notebook, executed)  # type: ignore[no-untyped-call]
+        log.info("executed %s in %.1f s", src_uri, seconds)
+    return Outcome(
+        src_uri,
+        executed,
+        seconds,
+        seconds if parallel is None else parallel,
+        error=error_text,
+        waited=waited,
+        timed=parallel is not None,
+        skipped=skipped,
+    )
 
 
-def _run(
-    batch: list[tuple[Path, str]], workers: int, threads: int, out_dir: Path
-) -> list[Outcome]:
-    outcomes = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {}
-        for source, src_uri in batch:
-            log.info("executing %s (%d thread%s) ...", src_uri, threads, "s"[: threads - 1])
-            futures[pool.submit(execute_page, source, src_uri, out_dir, threads)] = src_uri
-        for future in as_completed(futures):
-            outcome = future.result()
-            outcomes.append(outcome)
-            if outcome.error is None:
-                log.info("executed %s in %.1f s", outcome.src_uri, outcome.seconds)
-            else:
-                log.error("failed %s after %.1f s", outcome.src_uri, outcome.seconds)
-    return outcomes
+def _thread_env(threads: int) -> dict[str, str]:
+    count = str(threads)
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": count,
+        "MKL_NUM_THREADS": count,
+        "OPENBLAS_NUM_THREADS": count,
+    }
 
 
 def _plugin_executes(config: MkDocsConfig) -> bool:
@@ -164,7 +359,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Execute every notebook page: the untimed ones in parallel, then the timed ones."""
+    """Execute every notebook page: in parallel, then the timed cells alone."""
     pages = [
         (Path(str(f.abs_src_path)), f.src_uri)
         for f in files
@@ -175,34 +370,41 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     known = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
 
     def expected(page: tuple[Path, str]) -> float:
-        # Longest first: the last build's duration, else the source's size as a proxy.
-        return float(known.get(page[1], page[0].stat().st_size / 1e3))
+        # Longest first: the last build's time of the page's parallel part, else the
+        # source's size as a proxy.
+        value = known.get(page[1])
+        return float(value) if isinstance(value, int | float) else page[0].stat().st_size / 1e3
 
     cores = usable_cores()
-    timed = [page for page in pages if is_timed(page[0])]
-    untimed = sorted((p for p in pages if p not in timed), key=expected, reverse=True)
-    workers = max(1, min(jobs(), len(untimed)))
+    order = sorted(pages, key=expected, reverse=True)
+    workers = max(1, min(jobs(), len(pages)))
+    threads = max(1, cores // workers)
+    schedule = Schedule(Gate(workers, [uri for _, uri in order]), Countdown(len(pages)),
+                        cores, threads)  # fmt: skip
     start = time.perf_counter()
-    outcomes = _run(untimed, workers, max(1, cores // workers), out_dir)
-    parallel_seconds = time.perf_counter() - start
-    if not any(outcome.error for outcome in outcomes):
-        outcomes += _run(timed, 1, cores, out_dir)
+    with ThreadPoolExecutor(max_workers=max(1, len(pages))) as pool:
+        futures = [pool.submit(execute_page, src, uri, out_dir, schedule) for src, uri in order]
+        outcomes = [future.result() for future in futures]
     total_seconds = time.perf_counter() - start
     errors = [outcome.error for outcome in outcomes if outcome.error]
     if errors:
         raise PluginError("\n\n".join(errors))
-    durations = {outcome.src_uri: round(outcome.seconds, 2) for outcome in outcomes}
-    DURATIONS.parent.mkdir(parents=True, exist_ok=True)
-    DURATIONS.write_text(json.dumps({**known, **durations}, indent=1, sort_keys=True))
+    done_at = schedule.parallel_done.done_at
+    parallel_seconds = (done_at if done_at is not None else time.perf_counter()) - start
+    timed = [outcome for outcome in outcomes if outcome.timed]
+    if all(source.is_relative_to(DOCS) for source, _ in pages):  # this site, not a test's
+        durations = {outcome.src_uri: round(outcome.parallel, 2) for outcome in outcomes}
+        DURATIONS.parent.mkdir(parents=True, exist_ok=True)
+        DURATIONS.write_text(json.dumps({**known, **durations}, indent=1, sort_keys=True))
     log.info(
-        "executed %d pages in %.1f s: %d in parallel (%d kernels, %d thread%s each) in %.1f s, "
-        "then %d alone (timed) in %.1f s; page times sum to %.1f s",
-        len(outcomes), total_seconds, len(untimed), workers, max(1, cores // workers),
-        "s"[: max(1, cores // workers) - 1], parallel_seconds, len(timed),
-        total_seconds - parallel_seconds, sum(durations.values()),
+        "executed %d pages in %.1f s: the parallel phase (%d kernel%s at once, %d thread%s "
+        "each) in %.1f s, then the timed cells of %d page%s alone in %.1f s; page times "
+        "sum to %.1f s",
+        len(outcomes), total_seconds, workers, "s"[: workers - 1], threads,
+        "s"[: threads - 1], parallel_seconds, len(timed), "s"[: len(timed) - 1],
+        total_seconds - parallel_seconds, sum(outcome.seconds for outcome in outcomes),
     )  # fmt: skip
     _state["executed"] = {outcome.src_uri: outcome.executed for outcome in outcomes}
-    _state["durations"] = durations
     _state["render_start"] = time.perf_counter()
     _state["execute_seconds"] = total_seconds
     return files

@@ -6,6 +6,7 @@ import functools
 import http.server
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -31,14 +32,40 @@ CHROMIUM_ARGS = [
 ]
 
 
+def mini_site(root: Path, pages: dict[str, str]) -> Path:
+    """A site of `pages` (file name -> py:percent source) under `root`, with this site's
+    configuration and hooks; return the path of its ``mkdocs.yml``."""
+    import yaml
+
+    docs = root / "docs"
+    docs.mkdir()
+    shutil.copytree(DOCS / "javascripts", docs / "javascripts")
+    for name, source in pages.items():
+        (docs / name).write_text(source)
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config.update(
+        docs_dir=str(docs),
+        nav=[{Path(name).stem: name} for name in pages],
+        hooks=[str(ROOT / "hooks" / "execute.py"), str(ROOT / "hooks" / "site.py")],
+    )
+    config.pop("watch", None)
+    config_path = root / "mkdocs.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    return config_path
+
+
 def mkdocs_build(
-    config: Path, site_dir: Path, executed_dir: Path | None = None
+    config: Path,
+    site_dir: Path,
+    executed_dir: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``mkdocs build --strict`` on `config` into `site_dir`, capturing its output.
 
-    With `executed_dir`, the executed notebooks of the pages are kept there.
+    With `executed_dir`, the executed notebooks of the pages are kept there; `env` adds
+    to the environment.
     """
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})}
     if executed_dir is not None:
         env["DOCS_EXECUTED_DIR"] = str(executed_dir)
     return subprocess.run(

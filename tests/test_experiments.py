@@ -133,11 +133,20 @@ def test_linear_bad_arguments(
 # Second source document ---------------------------------------------------------------------
 
 
-def test_penalty_and_sgd_decay_are_bitwise_identical_for_five_steps(
+def test_penalty_and_sgd_decay_agree_to_rounding_for_five_steps(
     bayes: BayesExperiment,
 ) -> None:
     assert len(bayes.runs["penalty"].steps) == 5
-    assert bayes.step_max_abs("penalty") == [0.0] * 5
+    differences = bayes.step_differences("penalty")
+    assert max(differences) <= TOLERANCES["penalty_steps"][bayes.dtype]
+    # The largest absolute difference is 0 exactly when a step is bitwise identical.
+    pairs = zip(differences, bayes.step_max_abs("penalty"), strict=True)
+    assert all((d == 0.0) == (m == 0.0) for d, m in pairs)
+
+
+def test_penalty_steps_tolerance_is_about_eight_units_of_rounding() -> None:
+    for dtype, bound in TOLERANCES["penalty_steps"].items():
+        assert 8 <= bound / torch.finfo(dtype).eps < 10
 
 
 def test_prior_form_tracks_sgd_decay_for_five_steps(bayes: BayesExperiment) -> None:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import nbformat
 import pytest
-import yaml
 
 from hooks.execute import is_timed
 from tests.site_support import (
@@ -25,6 +23,7 @@ from tests.site_support import (
     ROOT,
     execute_page,
     mask_timings,
+    mini_site,
     mkdocs_build,
     notebook_outputs,
     serve,
@@ -102,23 +101,14 @@ def test_no_cdn_and_local_mathjax(site: tuple[Path, str]) -> None:
 
 def test_failing_assertion_fails_the_build(tmp_path: Path) -> None:
     """A page whose assertion fails stops the build, naming the page and the cell."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    shutil.copytree(ROOT / "docs" / "javascripts", docs / "javascripts")
-    (docs / "broken.py").write_text(
-        "# %% [markdown]\n# # A broken page\n\n# %%\nvalue = 1 + 1\n\n"
-        "# %%\nassert value == 3, 'deliberately broken claim'\n"
+    config = mini_site(
+        tmp_path,
+        {
+            "broken.py": "# %% [markdown]\n# # A broken page\n\n# %%\nvalue = 1 + 1\n\n"
+            "# %%\nassert value == 3, 'deliberately broken claim'\n"
+        },
     )
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
-    config.update(
-        docs_dir=str(docs),
-        nav=[{"Broken": "broken.py"}],
-        hooks=[str(ROOT / "hooks" / "execute.py"), str(ROOT / "hooks" / "site.py")],
-    )
-    config.pop("watch", None)
-    config_path = tmp_path / "mkdocs.yml"
-    config_path.write_text(yaml.safe_dump(config))
-    result = mkdocs_build(config_path, tmp_path / "site")
+    result = mkdocs_build(config, tmp_path / "site")
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "broken.py" in log

@@ -38,6 +38,11 @@ TOLERANCES: dict[str, dict[torch.dtype, float]] = {
     "linear_mape": {torch.float64: 1e-11, torch.float32: 1e-3},
     # First source: parameters after each tracked step (norm-wise relative, the largest).
     "linear_steps": {torch.float64: 1e-13, torch.float32: 1e-6},
+    # Second source: penalty-in-loss form against SGD(weight_decay) over the first steps
+    # (norm-wise relative, the largest): the same update rounded two ways, since CPU
+    # kernels may fuse g + lambda * theta into one rounding; about 8 machine epsilons
+    # (8 eps is 1.8e-15 in float64, 9.5e-7 in float32).
+    "penalty_steps": {torch.float64: 2e-15, torch.float32: 1e-6},
     # Second source: Gaussian-prior form against SGD(weight_decay) over the first steps
     # (norm-wise relative, the largest over the tracked steps).
     "prior_steps": {torch.float64: 1e-13, torch.float32: 1e-6},
@@ -218,8 +223,9 @@ def bayes_checks(result: BayesExperiment) -> list[ParityCheck]:
     Returns
     -------
     list of ParityCheck
-        Penalty-in-loss against ``SGD(weight_decay)`` bitwise over the tracked
-        steps; the prior form against it within ``TOLERANCES["prior_steps"]``;
+        Penalty-in-loss against ``SGD(weight_decay)`` over the tracked steps within
+        ``TOLERANCES["penalty_steps"]``; the prior form against it within
+        ``TOLERANCES["prior_steps"]``;
         every pair of final parameter vectors within ``TOLERANCES["final"]``.
 
     Raises
@@ -242,8 +248,9 @@ def bayes_checks(result: BayesExperiment) -> list[ParityCheck]:
     steps = len(result.runs["sgd"].steps)
     final = TOLERANCES["final"][dtype]
     return [
-        ParityCheck(name, f"penalty vs SGD(weight_decay): max abs difference, first {steps} "
-                    "steps", _name(dtype), max(result.step_max_abs("penalty")), 0.0, exact=True),
+        ParityCheck(name, f"penalty vs SGD(weight_decay): relative error, first {steps} steps",
+                    _name(dtype), max(result.step_differences("penalty")),
+                    TOLERANCES["penalty_steps"][dtype]),
         ParityCheck(name, f"prior vs SGD(weight_decay): relative error, first {steps} steps",
                     _name(dtype), max(result.step_differences("prior")),
                     TOLERANCES["prior_steps"][dtype]),

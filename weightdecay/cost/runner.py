@@ -435,9 +435,20 @@ def _report(line: str) -> None:
     print(PROGRESS + line, file=sys.stderr, flush=True)
 
 
-def _steps(args: argparse.Namespace) -> list[dict[str, Any]]:
-    # Everything imported so far lives to the end: keep it out of every collection.
+def _collect() -> None:
+    """Free the last configuration's reference cycles, then freeze what survives.
+
+    What survives a full collection lives to the end of the process: modules imported
+    so far, some lazily by the first step, and their caches. Frozen, it is left out of
+    every later collection, which then costs little (a full collection of an unfrozen
+    heap with PyTorch imported takes tens of milliseconds).
+    """
+    gc.collect()
     gc.freeze()
+
+
+def _steps(args: argparse.Namespace) -> list[dict[str, Any]]:
+    _collect()
     tasks = []
     for text in args.tasks:
         size, _, form = text.partition(":")
@@ -461,7 +472,7 @@ def _steps(args: argparse.Namespace) -> list[dict[str, Any]]:
         measured.append((widths, int(statistics.median(known)) if known == peaks else None))
         kept = step if len(tasks) == 1 else None
         del step
-        gc.collect()
+        _collect()
     # Then time, with glibc's thresholds fixed (fix_allocator) from here on.
     fixed = fix_allocator()
     rows = []
@@ -472,7 +483,7 @@ def _steps(args: argparse.Namespace) -> list[dict[str, Any]]:
         times = _time(step, args.warmup, args.repeats, args.min_time)
         _report(f"timed {where}: median {statistics.median(times):.3e} s of {len(times)} steps")
         del step
-        gc.collect()
+        _collect()
         rows.append(
             {
                 "form": form,

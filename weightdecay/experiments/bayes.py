@@ -127,10 +127,14 @@ def train_form(
     >>> len(run.train_loss), len(run.steps), tuple(run.predictions.shape)
     (20, 5, (60, 1))
 
-    The penalty in the loss takes the same steps as the optimizer's decay:
+    The penalty in the loss takes the same steps as the optimizer's decay, to within
+    rounding (the two round $g + \lambda\theta$ differently):
 
+    >>> from weightdecay import relative_error
+    >>> from weightdecay.report import TOLERANCES
     >>> twin = train_form("penalty", Net(seed=1, dtype=torch.float64), data, **settings)
-    >>> all(torch.equal(a, b) for a, b in zip(run.steps, twin.steps))
+    >>> bound = TOLERANCES["penalty_steps"][torch.float64]
+    >>> max(relative_error(a, b) for a, b in zip(run.steps, twin.steps)) <= bound
     True
     """
     _check_form(form)
@@ -253,8 +257,9 @@ class BayesExperiment:
         --------
         >>> from weightdecay import run_bayes_experiment
         >>> result = run_bayes_experiment(epochs=5)
-        >>> result.step_differences("penalty")
-        [0.0, 0.0, 0.0, 0.0, 0.0]
+        >>> differences = result.step_differences("penalty")
+        >>> len(differences), max(differences) < 1e-15  # float64: rounding at most
+        (5, True)
         """
         a, b = self.runs[_check_form(form)], self.runs[_check_form(reference)]
         return [relative_error(x, y) for x, y in zip(a.steps, b.steps, strict=True)]
