@@ -287,6 +287,7 @@ def _execute(
             timeout=None,
             allow_errors=False,
             resources={"metadata": {"path": str(ROOT)}},
+            shutdown_kernel="immediate",  # its outputs are in: no need to wait for it to exit
         )
 
         async def before_cell(cell: nbformat.NotebookNode, cell_index: int) -> None:

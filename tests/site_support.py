@@ -121,7 +121,11 @@ def execute_page(path: str, threads: int = 1) -> list[list[dict[str, str]]]:
 
     notebook = jupytext.read(path)
     nbclient.NotebookClient(
-        notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(ROOT)}}
+        notebook,
+        kernel_name="python3",
+        timeout=600,
+        resources={"metadata": {"path": str(ROOT)}},
+        shutdown_kernel="immediate",
     ).execute()
     return notebook_outputs(notebook)
 

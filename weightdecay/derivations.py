@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-from sklearn.linear_model import Ridge
 from torch import Tensor
 
 from weightdecay.bayes_linear import matching_decay, maximize_evidence
@@ -231,6 +230,8 @@ def closed_form_checks(seed: int = 0, lambd: float = 0.01) -> list[ParityCheck]:
     x, y = split.x_train, split.y_train
     n, k = y.shape
     w_star, b_star = ridge_closed_form(x, y, lambd)
+    from sklearn.linear_model import Ridge  # here: a second to load, needed only here
+
     fit = Ridge(alpha=ridge_alpha(lambd, n, k)).fit(x.numpy(), y.numpy())
     checks = [
         ParityCheck(name, "ridge W vs scikit-learn Ridge (relative)", f64,

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 from torch import Tensor
 
 from weightdecay._checks import check_count, check_positive
@@ -209,6 +208,10 @@ def sklearn_parity(task: PlanarTask, lambd: float, *, tol: float = 1e-14) -> Skl
     lam = check_positive("lambd", lambd)
     x, y = task.x_train, task.y_train
     fit = fit_logistic(x, y, task.n_classes, lam)
+    # Imported here: scikit-learn takes a second to load, which every process importing
+    # weightdecay.report (the ranks of the data-parallel runs among them) would pay.
+    from sklearn.linear_model import LogisticRegression
+
     model = LogisticRegression(
         C=logistic_c(lam, x.shape[0]), solver="newton-cholesky", tol=tol, max_iter=1000
     )
