@@ -305,7 +305,8 @@ print(cache_note)
 # time then depends on the order of the configurations. The time of a step can also
 # depend on where its tensors land, so `make bench` takes two rounds, the order of the
 # forms reversed in the second, and pools the steps of both, in one process per round
-# and model size; the page's short run takes one round, in one process.
+# and model size; the page's short run takes one round, in one process, which then
+# measures the bandwidths below (their tensors are mapped afresh whatever came before).
 
 # %%
 run = run_plan(QUICK)

@@ -17,7 +17,7 @@ from weightdecay.cost.forms import FORMS, check_form, make_step
 from weightdecay.cost.memory import PeakRSS
 from weightdecay.cost.model import cost_mlp, largest_parameter, mlp_widths, parameter_count
 from weightdecay.cost.plan import FULL, QUICK
-from weightdecay.cost.runner import StepTiming, measure_steps, run_steps
+from weightdecay.cost.runner import StepTiming, measure_in_one_process, measure_steps, run_steps
 from weightdecay.cost.summary import (
     MEMORY_RESOLUTION,
     bootstrap_ratio,
@@ -166,6 +166,16 @@ def test_every_form_has_a_baseline_that_is_undecayed() -> None:
         (lambda: measure_steps([(4, "sgd")]), ValueError, "size must be >= 8"),
         (lambda: measure_steps([(100, "sgd")], repeats=0), ValueError, "repeats must be >= 1"),
         (lambda: measure_steps([100]), TypeError, r"tasks\[0\] must be"),  # type: ignore[list-item]
+        (
+            lambda: measure_in_one_process([(100, "sgd")], bandwidth_sizes=1000),  # type: ignore[arg-type]
+            TypeError,
+            "bandwidth_sizes must be a sequence",
+        ),
+        (
+            lambda: measure_in_one_process([(100, "sgd")], bandwidth_sizes=[0]),
+            ValueError,
+            "bandwidth_sizes must be >= 1",
+        ),
         (lambda: run_steps([1], ["sgd"], isolate="x"), ValueError, "isolate must"),  # type: ignore[arg-type]
         (lambda: run_steps([], ["sgd"]), ValueError, "sizes must hold"),
         (lambda: run_steps([100], []), ValueError, "forms must name"),

@@ -1,7 +1,8 @@
 """The two runs of the measurement: `QUICK` for the page, `FULL` for ``make bench``.
 
 `run_plan` measures every form of `weightdecay.cost.forms.FORMS` (or those asked for)
-at the plan's sizes, then the bandwidths, and returns them with the thread count, the
+at the plan's sizes, then the bandwidths (in the same process when the plan takes one
+round in one process, as `QUICK` does), and returns them with the thread count, the
 wall time and the system's load average before and after, which says whether other
 work shared the machine.
 """
@@ -13,13 +14,20 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from weightdecay._checks import check_count
 from weightdecay.cost.bandwidth import Bandwidth
 from weightdecay.cost.forms import FORMS, check_form
-from weightdecay.cost.runner import Isolation, StepTiming, run_bandwidth, run_steps
+from weightdecay.cost.runner import (
+    Isolation,
+    StepTiming,
+    measure_in_one_process,
+    run_bandwidth,
+    run_steps,
+)
 
 __all__ = ["FULL", "QUICK", "Plan", "Run", "run_plan"]
 
@@ -167,22 +175,31 @@ def run_plan(
     count = torch.get_num_threads() if threads is None else check_count("threads", threads)
     load_before = os.getloadavg()
     start = time.perf_counter()
-    steps = run_steps(
-        plan.sizes,
-        keys,
-        repeats=plan.repeats,
-        rounds=plan.rounds,
-        isolate=plan.isolate,
-        progress=progress,
-        min_time=plan.min_time,
-        warmup=plan.warmup,
-        memory_steps=plan.memory_steps,
-        threads=count,
-    )
-    bandwidths = []
-    for n in plan.bandwidth_sizes:
-        if progress is not None:
-            progress(f"bandwidth: copy and decay of {n:,} float32 entries ...")
-        bandwidths.append(run_bandwidth(n, repeats=plan.bandwidth_repeats, threads=count))
+    options: dict[str, Any] = {
+        "repeats": plan.repeats,
+        "min_time": plan.min_time,
+        "warmup": plan.warmup,
+        "memory_steps": plan.memory_steps,
+        "threads": count,
+    }
+    if plan.rounds == 1 and plan.isolate == "round":
+        # Everything in one process: the steps, then the bandwidths.
+        steps, bandwidths = measure_in_one_process(
+            [(size, key) for size in plan.sizes for key in keys],
+            bandwidth_sizes=plan.bandwidth_sizes,
+            bandwidth_repeats=plan.bandwidth_repeats,
+            progress=progress,
+            **options,
+        )
+    else:
+        steps = run_steps(
+            plan.sizes, keys, rounds=plan.rounds, isolate=plan.isolate, progress=progress,
+            **options,
+        )  # fmt: skip
+        bandwidths = []
+        for n in plan.bandwidth_sizes:
+            if progress is not None:
+                progress(f"bandwidth: copy and decay of {n:,} float32 entries ...")
+            bandwidths.append(run_bandwidth(n, repeats=plan.bandwidth_repeats, threads=count))
     seconds = time.perf_counter() - start
     return Run(plan, steps, bandwidths, count, seconds, load_before, os.getloadavg())

@@ -16,7 +16,8 @@ threads, then measures memory and only then time:
 `run_steps` spreads a benchmark over such processes, one per configuration, per model
 size or per round, in rounds whose order alternates, and pools each configuration's
 steps over the rounds. `run_bandwidth` measures `weightdecay.cost.bandwidth` in a
-process of its own the same way.
+process of its own the same way; `measure_in_one_process` measures steps and then
+bandwidths in one.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "BATCH",
     "PROGRESS",
     "StepTiming",
+    "measure_in_one_process",
     "measure_steps",
     "run_bandwidth",
     "run_steps",
@@ -242,7 +244,78 @@ def measure_steps(
     >>> result.n_params, len(result.times), result.median > 0, result.peak_bytes >= 0
     (80, 3, True, True)
     """
+    steps, _ = measure_in_one_process(
+        tasks,
+        repeats=repeats,
+        warmup=warmup,
+        min_time=min_time,
+        memory_steps=memory_steps,
+        threads=threads,
+        seed=seed,
+        batch=batch,
+        progress=progress,
+    )
+    return steps
+
+
+def measure_in_one_process(
+    tasks: Sequence[tuple[int, str]],
+    *,
+    bandwidth_sizes: Sequence[int] = (),
+    bandwidth_repeats: int = 10,
+    bandwidth_warmup: int = 2,
+    repeats: int = 10,
+    warmup: int = 3,
+    min_time: float = 0.0,
+    memory_steps: int = 2,
+    threads: int | None = None,
+    seed: int = 0,
+    batch: int = BATCH,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[StepTiming], list[Bandwidth]]:
+    """`measure_steps`, then the bandwidths at `bandwidth_sizes`, in the same process.
+
+    One process start (seconds: PyTorch, then its compiler, which the optimizers load
+    on first use) instead of one for the steps and one per bandwidth. The bandwidth
+    tensors are far above glibc's mapping threshold, so each is mapped afresh whatever
+    the steps allocated and freed before.
+
+    Parameters
+    ----------
+    tasks : sequence of (int, str)
+        As `measure_steps`.
+    bandwidth_sizes : sequence of int, default ()
+        Entries per tensor of each `weightdecay.cost.bandwidth.measure_bandwidth`.
+    bandwidth_repeats, bandwidth_warmup : int, default 10, 2
+        Its timed and untimed rounds.
+    repeats, warmup, min_time, memory_steps, threads, seed, batch, progress
+        As `measure_steps`; `progress` also hears of each bandwidth.
+
+    Returns
+    -------
+    tuple of (list of StepTiming, list of Bandwidth)
+        One per task and one per bandwidth size, in order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On invalid arguments.
+    RuntimeError
+        If the process fails; with its standard error.
+
+    Examples
+    --------
+    >>> from weightdecay.cost.runner import measure_in_one_process
+    >>> steps, bands = measure_in_one_process(
+    ...     [(100, "sgd")], bandwidth_sizes=[1000], bandwidth_repeats=2, repeats=3, threads=1
+    ... )
+    >>> len(steps[0].times), bands[0].n_elements, len(bands[0].seconds["copy"])
+    (3, 1000, 2)
+    """
     checked = _check_tasks(tasks)
+    if isinstance(bandwidth_sizes, str) or not isinstance(bandwidth_sizes, Sequence):
+        raise TypeError(f"bandwidth_sizes must be a sequence of int, got {bandwidth_sizes!r}")
+    sizes = [check_count("bandwidth_sizes", n) for n in bandwidth_sizes]
     arguments = [
         "steps",
         *(f"{size}:{form}" for size, form in checked),
@@ -252,9 +325,18 @@ def measure_steps(
         "--memory-steps", str(check_count("memory_steps", memory_steps, minimum=0)),
         "--seed", str(check_count("seed", seed, minimum=0)),
         "--batch", str(check_count("batch", batch)),
+        *(item for n in sizes for item in ("--bandwidth", str(n))),
+        "--bandwidth-repeats", str(check_count("bandwidth_repeats", bandwidth_repeats)),
+        "--bandwidth-warmup", str(check_count("bandwidth_warmup", bandwidth_warmup, minimum=0)),
     ]  # fmt: skip
-    rows = _child(arguments, _check_threads(threads), progress)
-    return [StepTiming(**{**row, "times": tuple(row["times"])}) for row in rows]
+    result = _child(arguments, _check_threads(threads), progress)
+    steps = [StepTiming(**{**row, "times": tuple(row["times"])}) for row in result["steps"]]
+    return steps, [_bandwidth(row) for row in result["bandwidths"]]
+
+
+def _bandwidth(row: dict[str, Any]) -> Bandwidth:
+    seconds = {name: tuple(times) for name, times in row["seconds"].items()}
+    return Bandwidth(row["n_elements"], row["element_size"], row["threads"], seconds)
 
 
 def run_steps(
@@ -399,9 +481,7 @@ def run_bandwidth(
         "--repeats", str(check_count("repeats", repeats)),
         "--warmup", str(check_count("warmup", warmup, minimum=0)),
     ]  # fmt: skip
-    row = _child(arguments, _check_threads(threads))
-    seconds = {name: tuple(times) for name, times in row["seconds"].items()}
-    return Bandwidth(row["n_elements"], row["element_size"], row["threads"], seconds)
+    return _bandwidth(_child(arguments, _check_threads(threads)))
 
 
 # The child process ------------------------------------------------------------------------
@@ -505,8 +585,9 @@ def _steps(args: argparse.Namespace) -> list[dict[str, Any]]:
 def worker_main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m weightdecay.cost``: measure, print JSON to stdout.
 
-    ``steps SIZE:FORM ... [options]`` prints a list of `StepTiming` fields;
-    ``bandwidth N [options]`` the fields of a `Bandwidth`. Both pin PyTorch's
+    ``steps SIZE:FORM ... [options]`` prints ``{"steps": [...], "bandwidths": [...]}``,
+    the fields of a `StepTiming` per configuration and of a `Bandwidth` per
+    ``--bandwidth N``; ``bandwidth N [options]`` the fields of a `Bandwidth`. Both pin PyTorch's
     intra-op threads to ``--threads`` first.
 
     Parameters
@@ -540,6 +621,9 @@ def worker_main(argv: list[str] | None = None) -> int:
     steps.add_argument("--seed", type=int, default=0)
     steps.add_argument("--batch", type=int, default=BATCH)
     steps.add_argument("--threads", type=int, required=True)
+    steps.add_argument("--bandwidth", type=int, action="append", default=[], metavar="N")
+    steps.add_argument("--bandwidth-repeats", type=int, default=10)
+    steps.add_argument("--bandwidth-warmup", type=int, default=2)
     band = sub.add_parser("bandwidth")
     band.add_argument("n_elements", type=int)
     band.add_argument("--repeats", type=int, default=10)
@@ -548,7 +632,12 @@ def worker_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(check_count("threads", args.threads))
     if args.command == "steps":
-        print(json.dumps(_steps(args)))
+        rows = _steps(args)
+        bands = []
+        for n in args.bandwidth:
+            _report(f"bandwidth: copy and decay of {n:,} float32 entries ...")
+            bands.append(measure_bandwidth(n, args.bandwidth_repeats, args.bandwidth_warmup))
+        print(json.dumps({"steps": rows, "bandwidths": [asdict(band) for band in bands]}))
     else:
         result = measure_bandwidth(args.n_elements, args.repeats, args.warmup)
         print(json.dumps(asdict(result)))
