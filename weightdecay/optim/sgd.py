@@ -211,11 +211,10 @@ class SGD(Optimizer):
         if lam == 0:
             return direction
         if group["decoupled"]:
-            for i, p in enumerate(params):
-                # $$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1} + \eta\lambda\theta_0$$
-                p.mul_(1 - lr * lam)
-                if centres is not None:
-                    p.add_(centres[i], alpha=lr * lam)
+            # $$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1} + \eta\lambda\theta_0$$
+            _scale_(params, 1 - lr * lam)
+            if centres is not None:
+                _add_(params, centres, lr * lam)
             return direction
         if any(t.is_sparse for tensors, _ in direction for t in tensors):
             raise RuntimeError(
@@ -259,14 +258,31 @@ class SGD(Optimizer):
         # the other terms (gradients, buffers) do not depend on the parameters.
         for tensors, c in direction:
             if tensors is params:
-                for p in params:
-                    # $$\theta \leftarrow (1 - \eta c)\,\theta$$
-                    p.mul_(1 - lr * c)
+                # $$\theta \leftarrow (1 - \eta c)\,\theta$$
+                _scale_(params, 1 - lr * c)
         for tensors, c in direction:
             if tensors is not params:
-                for p, t in zip(params, tensors, strict=True):
-                    # $$\theta \leftarrow \theta - \eta c\,T$$
-                    p.add_(t, alpha=-lr * c)
+                # $$\theta \leftarrow \theta - \eta c\,T$$
+                _add_(params, tensors, -lr * c)
+
+
+def _scale_(params: list[Tensor], factor: float) -> None:
+    """``p *= factor`` for every parameter, in place, in one call over the list.
+
+    ``torch._foreach_mul_`` (as torch.optim's foreach implementations use it) does on
+    the CPU what a Python loop of ``mul_`` does, element for element, without a Python
+    call per tensor: the same numbers, less overhead on small models.
+    """
+    torch._foreach_mul_(params, factor)
+
+
+def _add_(params: list[Tensor], tensors: list[Tensor], alpha: float) -> None:
+    """``p += alpha * t`` for every pair, in place; one call over the lists when dense."""
+    if any(t.is_sparse for t in tensors):
+        for p, t in zip(params, tensors, strict=True):
+            p.add_(t, alpha=alpha)
+    else:
+        torch._foreach_add_(params, tensors, alpha=alpha)
 
 
 def _combine(direction: Terms, i: int) -> Tensor:
