@@ -228,16 +228,18 @@ Markdown("\n".join(rows))
 
 # %%
 fma_demo = torch.Generator().manual_seed(0)
+lam_demo = runs[torch.float64].weight_decay  # the experiment's lambda
 g_demo, theta_demo = torch.randn(2, 100_000, dtype=torch.float64, generator=fma_demo)
-fused = g_demo.add(theta_demo, alpha=1e-2)  # the optimizer's form
-rounded_twice = g_demo + 1e-2 * theta_demo  # the penalty's form
+fused = g_demo.add(theta_demo, alpha=lam_demo)  # the optimizer's form
+rounded_twice = g_demo + lam_demo * theta_demo  # the penalty's form
 differ = int((fused != rounded_twice).sum())
-unit = torch.finfo(torch.float64).eps * (g_demo.abs() + (1e-2 * theta_demo).abs())
+unit = torch.finfo(torch.float64).eps * (g_demo.abs() + (lam_demo * theta_demo).abs())
 ulps = ((fused - rounded_twice).abs() / unit).max()
 assert ulps <= 1.5  # the bound of the analysis
 bitwise = {str(dt)[6:]: max(r.step_max_abs("penalty")) == 0.0 for dt, r in runs.items()}
 Markdown(
-    f"{differ:,} of 100,000 entries of $g + 10^{{-2}}\\theta$ (float64) differ between the "
+    f"{differ:,} of {g_demo.numel():,} entries of $g + \\lambda\\theta$ with "
+    f"$\\lambda = {lam_demo:g}$ (float64) differ between the "
     f"two forms, by at most {float(ulps):.2f} units of rounding. In this build the first "
     f"five steps of the experiment were "
     + " and ".join(

@@ -70,8 +70,7 @@ class Outcome:
 
     ``seconds`` counts the page's own execution, not its wait for the parallel phase to
     end; ``parallel`` is the part of it spent in the parallel phase (all of it for an
-    untimed page). ``skipped`` marks a timed page whose timed cells were not run
-    because another page failed.
+    untimed page).
     """
 
     src_uri: str
@@ -79,9 +78,7 @@ class Outcome:
     seconds: float
     parallel: float
     error: str | None = None
-    waited: float = 0.0
     timed: bool = False
-    skipped: bool = False
 
 
 _state: dict[str, Any] = {}
@@ -327,9 +324,7 @@ def _execute(
         seconds,
         seconds if parallel is None else parallel,
         error=error_text,
-        waited=waited,
         timed=parallel is not None,
-        skipped=skipped,
     )
 
 

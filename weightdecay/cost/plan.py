@@ -196,10 +196,9 @@ def run_plan(
             plan.sizes, keys, rounds=plan.rounds, isolate=plan.isolate, progress=progress,
             **options,
         )  # fmt: skip
-        bandwidths = []
-        for n in plan.bandwidth_sizes:
-            if progress is not None:
-                progress(f"bandwidth: copy and decay of {n:,} float32 entries ...")
-            bandwidths.append(run_bandwidth(n, repeats=plan.bandwidth_repeats, threads=count))
+        bandwidths = [
+            run_bandwidth(n, repeats=plan.bandwidth_repeats, threads=count, progress=progress)
+            for n in plan.bandwidth_sizes
+        ]
     seconds = time.perf_counter() - start
     return Run(plan, steps, bandwidths, count, seconds, load_before, os.getloadavg())

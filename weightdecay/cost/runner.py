@@ -334,6 +334,10 @@ def measure_in_one_process(
     return steps, [_bandwidth(row) for row in result["bandwidths"]]
 
 
+def _bandwidth_line(n_elements: int) -> str:
+    return f"bandwidth: copy and decay of {n_elements:,} float32 entries ..."
+
+
 def _bandwidth(row: dict[str, Any]) -> Bandwidth:
     seconds = {name: tuple(times) for name, times in row["seconds"].items()}
     return Bandwidth(row["n_elements"], row["element_size"], row["threads"], seconds)
@@ -443,6 +447,7 @@ def run_bandwidth(
     repeats: int = 10,
     warmup: int = 2,
     threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Bandwidth:
     """`weightdecay.cost.bandwidth.measure_bandwidth` in a fresh Python process.
 
@@ -456,6 +461,8 @@ def run_bandwidth(
         Untimed rounds.
     threads : int or None, default None
         PyTorch's intra-op threads; None takes this process's count.
+    progress : callable or None, default None
+        Called with a line as the measurement starts.
 
     Returns
     -------
@@ -481,6 +488,8 @@ def run_bandwidth(
         "--repeats", str(check_count("repeats", repeats)),
         "--warmup", str(check_count("warmup", warmup, minimum=0)),
     ]  # fmt: skip
+    if progress is not None:
+        progress(_bandwidth_line(n_elements))
     return _bandwidth(_child(arguments, _check_threads(threads)))
 
 
@@ -635,7 +644,7 @@ def worker_main(argv: list[str] | None = None) -> int:
         rows = _steps(args)
         bands = []
         for n in args.bandwidth:
-            _report(f"bandwidth: copy and decay of {n:,} float32 entries ...")
+            _report(_bandwidth_line(n))
             bands.append(measure_bandwidth(n, args.bandwidth_repeats, args.bandwidth_warmup))
         print(json.dumps({"steps": rows, "bandwidths": [asdict(band) for band in bands]}))
     else:
