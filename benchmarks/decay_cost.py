@@ -5,7 +5,7 @@ decay of `weightdecay.cost.forms.FORMS`, a fresh process times training steps (f
 backward, update) after warm-up and then measures the peak RSS increase of a step.
 The report gives each median, its ratio to the undecayed form of its family with a 95%
 bootstrap interval, the peak memory and the memory check; then the bandwidth of the
-decay update against a copy; then every target of the issue, met or missed.
+decay update against a copy; then every cost target, met or missed.
 
     python benchmarks/decay_cost.py              # 1e3 .. 1e8 parameters, two rounds
     python benchmarks/decay_cost.py --quick      # 1e3 .. 1e6, the page's run

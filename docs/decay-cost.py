@@ -63,9 +63,9 @@ assert (STEADY_MMAP_THRESHOLD, MMAP_THRESHOLD, MEMORY_RESOLUTION) == (2**25, 2**
 #
 # The network is a stack of square linear layers with ReLU between them, $h$ wide,
 # trained on the mean squared error of one batch. Each layer holds an $h \times h$
-# weight and $h$ biases, so with $L$ layers the model has
+# weight and $h$ biases, so with $q$ layers the model has
 #
-# $$D = L\,(h^2 + h)$$
+# $$D = q\,(h^2 + h)$$
 #
 # parameters, and `mlp_widths` picks the $h$ that brings $D$ closest to a target. The
 # largest parameter, one weight, has $h^2$ entries; it sets the memory target below.
@@ -93,7 +93,7 @@ Markdown("\n".join(rows))
 
 # %% [markdown]
 # Every form below trains the same network from the same seed on the same batch of
-# $B = 16$ examples, with learning rate $\eta = 10^{-3}$ and decay $\lambda = 10^{-2}$.
+# $m = 16$ examples, with learning rate $\eta = 10^{-3}$ and decay $\lambda = 10^{-2}$.
 # The SGD forms all take the same step,
 #
 # $$\theta \leftarrow \theta - \eta\,(g + \lambda\theta),$$
@@ -201,9 +201,9 @@ Markdown("\n".join(rows) + f"\n\nUnits of $4D$ = {format_bytes(unit)}, $D$ = {D:
 # its intermediates being a list of tensors rather than one. For each parameter it forms
 # the decayed gradient out of place, `grad = grad.add(param, alpha=weight_decay)`,
 #
-# $$d = g + \lambda\theta \quad\text{(a new tensor: read } g, \theta\text{, write } d\text{)},$$
+# $$u = g + \lambda\theta \quad\text{(a new tensor: read } g, \theta\text{, write } u\text{)},$$
 #
-# and then updates $\theta \leftarrow \theta - \eta d$ in place. That is one temporary
+# and then updates $\theta \leftarrow \theta - \eta u$ in place. That is one temporary
 # the size of the parameter at a time and one extra pass of 3 units over the plain
 # step. With `foreach=True` the temporaries of all parameters exist at once
 # (`torch._foreach_add` returns a list): the same traffic, but a peak of $D$ extra
@@ -229,7 +229,7 @@ Markdown("\n".join(rows) + f"\n\nUnits of $4D$ = {format_bytes(unit)}, $D$ = {D:
 # **The penalty in the loss, parameter by parameter.** Autograd differentiates what it
 # is given. For $\frac{\lambda}{2}\sum_p \lVert p\rVert^2$ the forward pass allocates
 # $p^2$ for every parameter before summing it, and the backward pass computes the
-# derivative of `pow` as a product, $\bar s \cdot 2\,p^{2-1}$, allocating $p^{1}$ and
+# derivative of `pow` as a product, $\delta \cdot 2\,p^{2-1}$ (with $\delta$ the gradient arriving from the sum), allocating $p^{1}$ and
 # the products, before adding $\lambda p$ to the data gradient in a new tensor:
 #
 # $$\frac{\partial}{\partial p}\,\frac{\lambda}{2}\lVert p\rVert^2 = \lambda p,\qquad \text{computed as}\quad \Big(\tfrac{\lambda}{2}\Big)\cdot 2\cdot p^{1}.$$
@@ -242,7 +242,7 @@ Markdown("\n".join(rows) + f"\n\nUnits of $4D$ = {format_bytes(unit)}, $D$ = {D:
 # gradient has flowed back through it, and then splits again.
 #
 # **The Gaussian prior.** `torch.distributions.Normal.log_prob` evaluates
-# $-\frac{(\theta - \mu)^2}{2\sigma^2} - \log\sigma - \frac{1}{2}\log 2\pi$ one
+# $-\frac{(\theta - \theta_0)^2}{2\tau} - \log\sqrt{\tau} - \frac{1}{2}\log 2\pi$ one
 # elementwise operation at a time: a subtraction, a square, a negation, a division and
 # two more subtractions, each a new tensor the size of the parameter, and the backward
 # pass retraces the chain. Before that, argument validation (on by default: see
@@ -499,7 +499,7 @@ Markdown(
 # %% [markdown]
 # ## The targets in this run
 #
-# The issue sets four targets: the overhead of the penalty in the loss against
+# Four targets judge the cost of decay: the overhead of the penalty in the loss against
 # optimizer decay at $10^7$ and $10^8$ parameters (reported, without a bound); this
 # package's optimizers no slower than torch's; the decay update at 70% or more of the
 # copy's bandwidth; a decayed step's peak memory within the undecayed step's plus one

@@ -19,7 +19,10 @@
 # $\theta \leftarrow \theta - \eta\big(\nabla L(\theta) + \lambda\theta\big)
 # = (1 - \eta\lambda)\,\theta - \eta\nabla L(\theta)$:
 # before the data moves the parameters, every step multiplies them by $1 - \eta\lambda$.
-# They decay geometrically towards zero unless the data holds them up; hence the name
+# They decay geometrically towards zero unless the data holds them up; hence the name,
+# which goes back to Hinton's group in the mid-1980s
+# ([Plaut, Nowlan and Hinton, 1986](references.html#plaut1986)); Krogh and Hertz
+# analysed why it improves generalization
 # ([Krogh and Hertz, 1992](references.html#krogh1992)).
 # PyTorch's `torch.optim.SGD(weight_decay=λ)` applies exactly this by adding $\lambda\theta$
 # to the gradient inside the optimizer, with no penalty term in the loss.
@@ -33,18 +36,22 @@
 # maximum a posteriori estimation under a Gaussian prior $\mathcal{N}(0, \tau I)$ with
 # *variance* $\tau = 1/(N\lambda)$, where $N$ counts the terms the loss averages over
 # ([Bishop, 2006, §3.3](references.html#bishop2006)); for the mean squared error this
-# reading also assumes Gaussian noise of variance $1/2$. In `torch.optim.SGD`, with or
+# reading assumes Gaussian noise: the MSE is the mean negative log-likelihood up to a
+# constant when the noise variance $\sigma^2$ is $1/2$, and for another $\sigma^2$ the
+# matching decay is $\lambda = 2\sigma^2/(N\tau)$. In `torch.optim.SGD`, with or
 # without momentum, `weight_decay` is exactly such a penalty; in adaptive methods such
 # as Adam the penalty's gradient is rescaled coordinate by coordinate, and decoupled
 # decay (AdamW) is a different algorithm
 # ([Loshchilov and Hutter, 2019](references.html#loshchilov2019)).
 #
-# This site takes two public texts on weight decay, reproduces every number they show
-# with seeded data, fixes what they get wrong, and checks each equation three ways: as
-# LaTeX on the page, as a function of the `weightdecay` package whose doctest verifies
-# it, and against an independent oracle (PyTorch's autograd and optimizers,
+# This site takes two public texts on weight decay and repeats what they show on
+# seeded data (so its numbers are this site's own, not the figures the texts printed
+# from unseeded runs), fixes what they get wrong, and checks each equation three ways:
+# as LaTeX on the page, as a function of the `weightdecay` package whose doctest
+# verifies it, and against an independent oracle (PyTorch's autograd and optimizers,
 # scikit-learn, closed forms). Every number and figure below is computed while the site
-# is built, and every claim is an assertion: if one stops holding, the build fails.
+# is built; every parity figure, and every measured relation the prose states, is an
+# assertion: if one stops holding, the build fails.
 #
 # ## Map of the site
 #
@@ -75,10 +82,12 @@
 # calling the package's entry points `run_linear_experiment` and `run_bayes_experiment`;
 # the equivalences of the page on L2 against weight decay and the parity claims of the
 # pages on classifiers, normalization layers and data parallelism are measured again
-# too. A row's bound is the tolerance of the claim ("= 0" claims exact equality); the
-# cell ends by asserting every row, so the table below cannot show a failure: the build
-# would have stopped first.
-# Errors are norm-wise relative, $\lVert a - b\rVert_2/\lVert b\rVert_2$, unless the row
+# too. A row's bound is the tolerance of the claim ("= 0" claims exact equality), and
+# its origin names the row of the [table of tolerances](api.html#tolerances) that
+# derives it, most as a multiple of the machine epsilon from the roundings the two
+# computations make differently; the cell ends by asserting every row, so the table
+# below cannot show a failure: the build would have stopped first.
+# Errors are norm-wise relative, $\lVert p - q\rVert_2/\lVert q\rVert_2$, unless the row
 # says MAPE (the first source's percentage error) or max abs difference.
 
 # %%

@@ -14,40 +14,64 @@
 # # Why decay shrinks what it shrinks
 #
 # Write the centred design's Gram matrix as $X_c^\top X_c = V\,\mathrm{diag}(s_1, \dots, s_d)\,V^\top$.
-# In the eigenbasis the ridge normal equations
-# $(X_c^\top X_c + \alpha I)W = X_c^\top Y_c$ decouple: along direction $v_i$ the
-# solution is the least-squares coefficient multiplied by
+# For every $\lambda > 0$ the ridge normal equations
+# $(X_c^\top X_c + \alpha I)W = X_c^\top Y_c$ have a unique solution, and in the
+# eigenbasis they decouple: along a direction $v_i$ with $s_i > 0$ the solution is the
+# least-squares coefficient multiplied by
 #
-# $$f_i(\alpha) = \frac{s_i}{s_i + \alpha}, \qquad \alpha = \frac{nk\lambda}{2}.$$
+# $$f_i(\alpha) = \frac{s_i}{s_i + \alpha}, \qquad \alpha = \frac{nk\lambda}{2},$$
 #
+# and along a direction with $s_i = 0$ it is zero.
 # Directions the data pins down firmly (large $s_i$, much variance of the inputs along
 # $v_i$) are kept nearly whole; directions with little input variance, where the data
 # say little and noise dominates the estimate, are shrunk towards zero. Summing the
 # factors gives the **effective number of parameters**
-# $\gamma = \sum_i s_i/(s_i + \alpha)$, from $d$ at $\lambda = 0$ down to 0
-# ([Bishop, 2006, §3.5.3](references.html#bishop2006)).
+# $\gamma = \sum_i s_i/(s_i + \alpha)$, which tends to 0 as $\lambda \to \infty$ and
+# equals the rank of $X_c$ at $\lambda = 0$: $d$ when $X_c$ has full column rank, so that
+# every $s_i > 0$ ([Bishop, 2006, §3.5.3](references.html#bishop2006)).
 #
 # **Early stopping** filters the same directions with another shape. Gradient descent
 # from zero on the centred least squares, with $\eta' = 2\eta/(nk)$, gives after $t$
-# steps the least-squares coefficient multiplied by $1 - (1 - \eta' s_i)^t$: large-$s_i$
-# directions are learned first, small ones later. Stopping early is a decay of its own,
-# without a penalty term ([Goodfellow, Bengio and Courville, 2016, §7.8](references.html#goodfellow2016)).
+# steps the least-squares coefficient multiplied by $1 - (1 - \eta' s_i)^t$: the error
+# left along $v_i$ shrinks by $|1 - \eta' s_i|$ a step. While $\eta' s_i \le 1$ that is
+# faster the larger $s_i$: large-$s_i$ directions are learned first, small ones later. A
+# direction with $\eta' s_i > 1$ overshoots, its factor swinging above and below 1.
+# Stopping early is a decay of its own, without a penalty term
+# ([Goodfellow, Bengio and Courville, 2016, §7.8](references.html#goodfellow2016)).
 
 # %%
 import itertools
+import math
+from collections.abc import Callable
+from functools import partial
 
 import matplotlib.pyplot as plt
+import torch
 from IPython.display import Markdown
+from scipy.optimize import brentq
 
 from weightdecay.closed_form import early_stopping_filter, matching_lambda, shrinkage
 from weightdecay.derivations import early_stopping_checks
 from weightdecay.experiments.adaptive import scaled_regression
 from weightdecay.report import assert_checks, checks_table
 
-# Inputs whose column scales span two orders of magnitude: eigenvalues spread out.
-x, y_1d, _ = scaled_regression(seed=0, n_samples=100, n_features=8)
+# Inputs whose column scales span three orders of magnitude: eigenvalues spread out.
+x, y_1d, scales = scaled_regression(seed=0, n_samples=100, n_features=8)
 y = y_1d[:, None]
-n = x.shape[0]
+n, d = x.shape
+s = shrinkage(x, 0.0).eigenvalues
+scale_span = math.log10(float(scales.max() / scales.min()))
+eigen_span = math.log10(float(s.max() / s.min()))
+rank = int(torch.linalg.matrix_rank(x - x.mean(dim=0)))
+assert round(scale_span) == 3  # "three orders of magnitude"
+assert round(eigen_span) == 6 and eigen_span < 6  # "almost six"
+assert rank == d and shrinkage(x, 0.0).effective_parameters == d
+Markdown(
+    f"The column scales span {scale_span:.2f} orders of magnitude and the eigenvalues of "
+    f"$X_c^\\top X_c$ almost six: {eigen_span:.2f}, from {float(s.min()):.3g} to "
+    f"{float(s.max()):.3g}. $X_c$ has full column rank {rank} $= d$, so every $s_i > 0$ "
+    f"and $\\gamma = d$ at $\\lambda = 0$ (asserted)."
+)
 
 # %% [markdown]
 # ## Shrinkage factors and the effective number of parameters
@@ -59,6 +83,8 @@ fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
 for lam in (1e-3, 1e-1, 10.0):
     result = shrinkage(x, lam)
     gammas.append(result.effective_parameters)
+    # Larger s_i, larger factor: the firmly pinned directions are kept the most.
+    assert all(a > b for a, b in itertools.pairwise(result.factors))
     rows.append(f"| {lam:g} | {result.alpha:.3g} | {result.effective_parameters:.3f} |")
     ax.semilogx(result.eigenvalues, result.factors, "o-", label=f"ridge, λ = {lam:g}")
 ax.set_xlabel("eigenvalue s_i of X_cᵀX_c")
@@ -70,7 +96,8 @@ assert all(a > b for a, b in itertools.pairwise(gammas)) and gammas[0] < x.shape
 Markdown("\n".join(rows))
 
 # %% [markdown]
-# $\gamma$ falls as $\lambda$ grows and stays below $d = 8$ (asserted). $\gamma$ is also
+# $\gamma$ falls as $\lambda$ grows and stays below $d = 8$ (asserted), and at each
+# $\lambda$ the factor grows with $s_i$ (asserted). $\gamma$ is also
 # the trace of the ridge hat matrix $X_c(X_c^\top X_c + \alpha I)^{-1}X_c^\top$, the
 # degrees of freedom of the fit; the test suite checks that identity.
 
@@ -89,22 +116,92 @@ assert_checks(checks)
 Markdown(checks_table(checks))
 
 # %%
-s = shrinkage(x, 0.0).eigenvalues
+limit = n / float(s.max())  # N / s_max, with N = nk = n here
+eta_prime = 2 * lr / n
+contraction = (1 - eta_prime * s).abs()  # |1 - eta' s_i|, s descending
+first_steps = [float(early_stopping_filter(s, lr, t, n)[0]) for t in (1, 2, 3)]
+assert lr < limit  # |1 - eta' s_i| < 1 for every i: gradient descent converges
+assert eta_prime * float(s.max()) > 1 and first_steps[0] > 1 > first_steps[1]  # overshoot
+assert all(a < b for a, b in itertools.pairwise(contraction))  # larger s_i, faster
+Markdown(
+    f"Here $N/s_{{\\max}} = {limit:.3g}$, so $\\eta = {lr:g}$ converges, but "
+    f"$\\eta' s_{{\\max}} = {eta_prime * float(s.max()):.3f} > 1$: the top direction "
+    f"overshoots, its factor after one, two and three steps being "
+    + ", ".join(f"{f:.3f}" for f in first_steps)
+    + " (asserted). Large directions are still learned first, in magnitude: the error left "
+    f"along $v_i$, $|1 - \\eta' s_i|^t$, contracts by {float(contraction[0]):.3f} a step for "
+    f"the largest $s_i$, {float(contraction[1]):.3f} for the next and "
+    f"{float(contraction[-1]):.6f} for the smallest, in the order of the $s_i$ (asserted)."
+)
+
+
+# %%
+def ridge_factor(s_i: float, alpha: float) -> float:
+    """Ridge's factor s / (s + alpha) at one eigenvalue."""
+    return s_i / (s_i + alpha)
+
+
+def stopping_factor(s_i: float, steps: int) -> float:
+    """Early stopping's factor 1 - (1 - eta' s)^t at one eigenvalue, float64."""
+    return float(early_stopping_filter(torch.tensor([s_i], dtype=x.dtype), lr, steps, n))
+
+
+def excess(log_s: float, factor: Callable[[float], float], level: float) -> float:
+    return factor(10.0**log_s) - level
+
+
+def rise(factor: Callable[[float], float], lo: float, hi: float) -> tuple[float, float]:
+    """log10 s where a filter, increasing in s on [10^lo, 10^hi], crosses 0.1 and 0.9."""
+    low, high = (brentq(excess, lo, hi, args=(factor, level), xtol=1e-12) for level in (0.1, 0.9))
+    return low, high
+
+
 fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
 rows = [
-    "| steps t | matching λ | γ of that ridge | sum of the early-stopping factors |",
-    "| ---: | ---: | ---: | ---: |",
+    "| steps t | matching λ | γ of that ridge | sum of the early-stopping factors "
+    "| difference | bound √d‖f − g‖ | rise of ridge's filter (decades of s) "
+    "| rise of early stopping's |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 ]
-for t, colour in ((100, "tab:blue"), (1000, "tab:orange"), (10000, "tab:green")):
+lams, gaps, spans = [], [], []
+step_counts = (100, 1000, 10000)
+for t, colour in zip(step_counts, ("tab:blue", "tab:orange", "tab:green"), strict=True):
     stop = early_stopping_filter(s, lr, t, n)
     lam = matching_lambda(x, lr=lr, steps=t)
     ridge = shrinkage(x, lam)
     ax.semilogx(s, stop, "o-", color=colour, label=f"early stopping, t = {t}")
     ax.semilogx(s, ridge.factors, "x--", color=colour, label=f"ridge, λ = {lam:.3g}")
-    rows.append(
-        f"| {t} | {lam:.4g} | {ridge.effective_parameters:.3f} | {float(stop.sum()):.3f} |"
-    )
+    gap = ridge.effective_parameters - float(stop.sum())
+    # Cauchy-Schwarz: |sum_i (f_i - g_i)| <= sqrt(d) ||f - g||_2, the norm being the
+    # residual that matching_lambda minimizes.
+    bound = math.sqrt(d) * float((ridge.factors - stop).norm())
+    assert abs(gap) <= bound
+    # The claim as first stated; the Cauchy-Schwarz bound above is the derived, tighter one.
     assert abs(ridge.effective_parameters - float(stop.sum())) < 0.5
+    # Both filters keep the large directions and suppress the small ones.
+    assert all(a > b for a, b in itertools.pairwise(ridge.factors))
+    assert all(a >= b for a, b in itertools.pairwise(stop))
+    # Steepness: the width, in decades of s, over which each filter rises from 0.1 to
+    # 0.9; early stopping's is searched up to s = 1 / eta', below which it increases.
+    centre = math.log10(ridge.alpha)
+    r_lo, r_hi = rise(partial(ridge_factor, alpha=ridge.alpha), centre - 3, centre + 3)
+    e_lo, e_hi = rise(
+        partial(stopping_factor, steps=t), math.log10(float(s.min())) - 3, -math.log10(eta_prime)
+    )
+    assert e_hi - e_lo < r_hi - r_lo
+    # Ridge's rise is log10 81 (f = 0.1 at s = alpha / 9, 0.9 at 9 alpha) for any alpha;
+    # bound: brentq's xtol, 1e-12 at each end.
+    assert abs((r_hi - r_lo) - math.log10(81)) < 2e-12
+    # The rise sits around s = 1 / (eta' t).
+    assert e_lo < -math.log10(eta_prime * t) < e_hi
+    lams.append(lam)
+    gaps.append((gap, bound))
+    spans.append((10**e_lo * eta_prime * t, 10**e_hi * eta_prime * t))
+    rows.append(
+        f"| {t} | {lam:.4g} | {ridge.effective_parameters:.3f} | {float(stop.sum()):.3f} "
+        f"| {gap:.3f} | {bound:.3f} | {r_hi - r_lo:.3f} | {e_hi - e_lo:.3f} |"
+    )
+assert all(a > b for a, b in itertools.pairwise(lams))  # more steps, smaller lambda
 ax.set_xlabel("eigenvalue s_i")
 ax.set_ylabel("factor applied to direction i")
 ax.legend(fontsize=8)
@@ -112,9 +209,27 @@ fig.tight_layout()
 plt.show()
 Markdown("\n".join(rows))
 
-# %% [markdown]
-# Both filters keep the large-eigenvalue directions and suppress the small ones; the
-# matched pairs spend nearly the same number of effective parameters (within 0.5,
-# asserted). Ridge's filter is a smooth sigmoid in $\log s$; early stopping's is
-# steeper, near 0 below $s \approx 1/(\eta' t)$ and near 1 above it. More steps match a
-# smaller $\lambda$: training longer is decaying less.
+# %%
+Markdown(
+    "Both filters keep the large-eigenvalue directions and suppress the small ones: "
+    "neither factor decreases as $s_i$ grows (asserted). The matched pairs spend nearly "
+    "the same "
+    "number of effective parameters: the two $\\gamma$ differ by at most "
+    f"{max(abs(g) for g, _ in gaps):.3f}. The bound beside each difference is "
+    "$\\sqrt{d}\\,\\lVert f - g\\rVert_2$, with $f$ and $g$ the ridge and early-stopping "
+    "factors: by the Cauchy–Schwarz inequality the $\\gamma$ cannot differ by more, "
+    "$\\lVert f - g\\rVert_2$ being the mismatch `matching_lambda` minimizes (asserted; "
+    f"here {max(b / abs(g) for g, b in gaps):.1f} times the difference at most).\n\n"
+    "Steepness, measured as the width in decades of $s$ over which a filter rises from "
+    "0.1 to 0.9 (the last two columns): ridge's filter is a logistic sigmoid in "
+    "$\\log s$, whose rise is $\\log_{10} 81$ decades whatever $\\lambda$ (asserted). "
+    "Early stopping's is steeper: its rise is narrower for each pair (asserted). In "
+    "units of $1/(\\eta' t)$ it runs from "
+    + ", ".join(f"{lo:.3f}" for lo, _ in spans)
+    + " to "
+    + ", ".join(f"{hi:.2f}" for _, hi in spans)
+    + f" for $t$ = {', '.join(map(str, step_counts))}: the filter is near 0 well below "
+    "$s = 1/(\\eta' t)$ and near 1 well above it (asserted: the rise contains that "
+    "point). More steps match a smaller $\\lambda$ (asserted): training longer is "
+    "decaying less."
+)

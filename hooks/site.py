@@ -8,12 +8,16 @@
   nbconvert's Mermaid loader, which imports from a CDN (the pages draw no diagrams).
 * Put a download link to each notebook page's py:percent source (which mkdocs-jupyter's
   ``include_source`` copies next to the page) under the page's title.
+* Fill the table of tolerances into the API page, from `weightdecay.tolerances` (loaded
+  from its file: it needs NumPy only, so the build process does not import PyTorch).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,33 @@ MERMAID_LOADER = re.compile(
     r'\s*const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>',
     re.S,
 )
+
+
+TOLERANCES_MARKER = "<!-- tolerances -->"
+TOLERANCES_FILE = ROOT / "weightdecay" / "tolerances.py"
+
+
+def tolerance_table() -> str:
+    """The Markdown table of `weightdecay.tolerances.tolerance_rows`."""
+    spec = importlib.util.spec_from_file_location("_tolerances", TOLERANCES_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    rows: list[dict[str, str]] = module.tolerance_rows()
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row[key] for key in header) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def on_page_markdown(markdown: str, page: Page, **kwargs: Any) -> str:
+    """Replace the API page's marker with the table of tolerances."""
+    if page.file.src_uri != "api.md":
+        return markdown
+    if markdown.count(TOLERANCES_MARKER) != 1:
+        raise PluginError(f"api.md must hold the line {TOLERANCES_MARKER} exactly once")
+    return markdown.replace(TOLERANCES_MARKER, tolerance_table())
 
 
 def _is_notebook(page: Page) -> bool:

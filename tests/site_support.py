@@ -131,15 +131,24 @@ def execute_page(path: str, threads: int = 1) -> list[list[dict[str, str]]]:
 
 
 def notebook_outputs(notebook: Any) -> list[list[dict[str, str]]]:
-    """Each code cell's outputs: a dict of MIME type (or ``stream``) to text, timings masked."""
+    """Each code cell's outputs: a dict of MIME type (or ``stream``) to text, timings masked.
+
+    Consecutive stream pieces are joined: where the kernel cut printed text depends on
+    timing, not on what was printed.
+    """
     cells = []
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        outputs = []
+        outputs: list[dict[str, str]] = []
         for output in cell.outputs:
             if output.output_type == "stream":
-                outputs.append({"stream": mask_timings(output.text)})
+                # A kernel flushes printed text in pieces whose cut depends on timing:
+                # consecutive pieces are one stream.
+                if outputs and list(outputs[-1]) == ["stream"]:
+                    outputs[-1]["stream"] += mask_timings(output.text)
+                else:
+                    outputs.append({"stream": mask_timings(output.text)})
             elif "data" in output:
                 outputs.append({k: mask_timings(str(v)) for k, v in output.data.items()})
         cells.append(outputs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import BayesianRidge
 
-from weightdecay.bayes_linear import log_evidence, matching_decay, maximize_evidence, posterior
+from weightdecay.bayes_linear import (
+    EvidenceRunawayError,
+    log_evidence,
+    matching_decay,
+    maximize_evidence,
+    posterior,
+)
 from weightdecay.closed_form import ridge_closed_form, shrinkage
 
 # Both run the same fixed point to tol=1e-12; they differ in how the linear algebra rounds
@@ -38,7 +46,9 @@ def test_evidence_maximization_reproduces_bayesian_ridge(n: int, d: int, seed: i
     mean, std = fit.posterior.predict(torch.from_numpy(x[:10]))
     ref_mean, ref_std = reference.predict(x[:10], return_std=True)
     np.testing.assert_allclose(mean.numpy(), ref_mean, rtol=RTOL, atol=1e-12)
-    np.testing.assert_allclose(std.numpy(), ref_std, rtol=RTOL)
+    # scikit-learn's predictive variance leaves out the intercept's 1/(beta n).
+    intercept_variance = 1 / (reference.alpha_ * n)
+    np.testing.assert_allclose(std.numpy() ** 2, ref_std**2 + intercept_variance, rtol=RTOL)
 
 
 def test_gamma_is_bishops_effective_number_of_parameters() -> None:
@@ -80,3 +90,57 @@ def test_bad_input() -> None:
         maximize_evidence(x, torch.zeros(5, dtype=torch.float64), tol=-1.0)
     with pytest.raises(ValueError, match=r"prior_mean must have shape \(2,\)"):
         posterior(x, torch.zeros(5, dtype=torch.float64), 1.0, 1.0, prior_mean=torch.zeros(3))
+
+
+@settings(max_examples=25)
+@given(n=st.integers(10, 60), d=st.integers(1, 5), seed=st.integers(0, 2**31 - 1))
+def test_predictive_variance_is_the_wide_prior_limit_of_a_fitted_intercept(
+    n: int, d: int, seed: int
+) -> None:
+    # Independent route: the intercept as an ordinary parameter of the uncentred design
+    # [X, 1] with a very wide Gaussian prior of precision alpha_b.
+    x, y = regression(n, d, seed)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    alpha, beta, alpha_b = 0.7, 3.0, 1e-6
+    post = posterior(xt, yt, alpha, beta)
+    queries = torch.cat([xt[:5], xt[:5] * 3.0 - 2.0])
+    _, std = post.predict(queries)
+    design = torch.cat([xt, torch.ones(n, 1, dtype=xt.dtype)], dim=1)
+    prior = torch.diag(torch.tensor([alpha] * d + [alpha_b], dtype=xt.dtype))
+    precision = prior + beta * design.T @ design
+    augmented = torch.cat([queries, torch.ones(len(queries), 1, dtype=xt.dtype)], dim=1)
+    variance = 1 / beta + ((augmented @ torch.linalg.inv(precision)) * augmented).sum(dim=1)
+    # Sherman-Morrison: the prior on b lowers the flat-prior variance by a relative amount
+    # of at most alpha_b * Var(b), Var(b) = 1/(beta n) + xbar^T Sigma xbar; the inversion
+    # adds rounding of order cond(precision) * eps per entry, (d + 1) entries summed.
+    var_b = 1 / (beta * n) + float(post.x_mean @ post.cov @ post.x_mean)
+    eps = torch.finfo(torch.float64).eps
+    rounding = (d + 1) * float(torch.linalg.cond(precision)) * eps
+    relative = (std**2 - variance) / std**2
+    assert float(relative.max()) <= alpha_b * var_b + rounding
+    assert float(relative.min()) >= -rounding
+
+
+def test_evidence_runs_away_when_the_centred_inputs_can_be_interpolated() -> None:
+    # 12 rows, 30 features: rank X_c = n - 1 = 11, the fit interpolates.
+    x, y = regression(12, 30, seed=4)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xc = xt - xt.mean(dim=0)
+    assert int(torch.linalg.matrix_rank(xc)) == 11
+    with pytest.raises(EvidenceRunawayError, match=r"min\(n - 1, d\) = 11") as caught:
+        maximize_evidence(xt, yt, max_iter=500, tol=1e-10)
+    betas = [beta for _, beta in caught.value.history]
+    assert betas[-1] <= 0 or not np.isfinite(betas[-1])
+    # Before the failure the effective number of parameters over the n - 1 range
+    # directions tends to n - 1, so n - gamma tends to 1, while beta grows.
+    s = torch.linalg.eigh(xc.T @ xc)[0].clamp_min(0)[-11:]
+    alpha, beta = caught.value.history[-2]
+    shortfall = 11 - float((beta * s / (alpha + beta * s)).sum())
+    # Exact: sum_i alpha / (alpha + beta s_i) <= 11 alpha / (beta s_min), plus 11^2 eps rounding.
+    rounding = 11**2 * np.finfo(np.float64).eps
+    assert -rounding <= shortfall <= 11 * alpha / (beta * float(s.min())) + rounding
+    assert shortfall < 1e-6
+    assert all(a < b for a, b in itertools.pairwise(betas[:-1]))
+    # A small hyperprior keeps the fixed point finite.
+    fit = maximize_evidence(xt, yt, max_iter=1000, tol=1e-10, alpha_1=1e-3, alpha_2=1e-3)
+    assert 0 < fit.noise_precision < np.inf and fit.gamma < 11

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -86,6 +87,35 @@ def test_gradient_descent_with_weight_decay_converges_at_the_predicted_rate() ->
     assert distances[-1] < 1e-10
 
 
+def test_descent_distances_are_the_sum_over_modes() -> None:
+    # d_t^2 = sum_i a_i r_i^(2t) in exact arithmetic; the run follows it down to the
+    # rounding floor, and the observed contraction approaches the slowest rate from below
+    # within the faster modes' transient.
+    gen = torch.Generator().manual_seed(8)
+    n, d, k, lambd, lr = 40, 4, 2, 0.1, 0.3
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64) * torch.tensor(
+        [0.5, 1.0, 1.5, 2.0], dtype=torch.float64
+    )
+    y = torch.randn(n, k, generator=gen, dtype=torch.float64)
+    descent = descent_to_ridge(x, y, lambd, lr=lr, steps=200)
+    w_star, b_star = ridge_closed_form(x - x.mean(0), y, lambd)
+    start = float(torch.cat([w_star.flatten(), b_star]).norm())
+    assert abs(descent.modal_distance(0) / start - 1) < 10 * EPS
+    assert abs(float(descent.mode_weights.sum()) / start**2 - 1) < 10 * EPS
+    assert descent.predicted_rate == float(descent.mode_rates.max())
+    rate = descent.predicted_rate
+    # Rounding floor: sqrt(n + d) roundings a step of size eps * |theta*|, remembered
+    # for 1 / (1 - r^2) steps (random walk).
+    floor = (n + d) ** 0.5 / (1 - rate**2) ** 0.5 * EPS * start
+    for t, measured in enumerate(descent.distances, start=1):
+        assert abs(measured - descent.modal_distance(t)) <= floor
+    for t in (5, 20, 40):
+        gap = 1 - descent.observed_rate(t) / rate
+        rounding = 2 * floor / descent.distances[t - 1]
+        assert -rounding <= gap <= descent.transient(t) + rounding
+    assert descent.transient(40) < descent.transient(20) < descent.transient(5)
+
+
 def test_early_stopping_closed_form_equals_running_gradient_descent() -> None:
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(30, 4, generator=gen, dtype=torch.float64)
@@ -114,6 +144,17 @@ def test_shrinkage_matches_the_closed_form_fit() -> None:
     assert abs(result.effective_parameters - float(torch.trace(hat))) < 1e-12
 
 
+@pytest.mark.parametrize("repeats", [1, 2, 3])
+def test_shrinkage_without_decay_counts_the_rank(repeats: int) -> None:
+    # gamma at lambda = 0 is rank X_c, not d: repeated columns add no direction, even
+    # when rounding leaves their eigenvalues slightly positive.
+    gen = torch.Generator().manual_seed(9 + repeats)
+    base = torch.randn(30, 3, generator=gen, dtype=torch.float64)
+    x = torch.cat([base] + [base[:, :1] * (j + 1.5) for j in range(repeats)], dim=1)
+    assert shrinkage(x, 0.0).effective_parameters == 3.0
+    assert int(torch.linalg.matrix_rank(x - x.mean(0))) == 3
+
+
 def test_matching_lambda_matches_the_filters() -> None:
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(50, 6, generator=gen, dtype=torch.float64) * torch.logspace(
@@ -126,6 +167,21 @@ def test_matching_lambda_matches_the_filters() -> None:
     for other in (lam / 2, lam * 2):
         worse = shrinkage(x, other).factors
         assert float(((ridge - stop) ** 2).sum()) < float(((worse - stop) ** 2).sum())
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 10, 200])
+def test_early_stopping_filter_is_accurate_for_small_steps(steps: int) -> None:
+    # Against exact rational arithmetic on the same rounded eta' s_i, over eta' s_i from
+    # 2e-13 to just below 2 (overshooting included). Bound 4 eps, relative: log1p, the
+    # product by t, expm1 and the final sign, each within about one rounding (the power
+    # form 1 - (1 - eta' s)^t is off by up to eps / (eta' s) relative here).
+    eta, n_terms = 1e-3, 100
+    s = torch.tensor(np.geomspace(1e-8, 1.99 * n_terms / (2 * eta), 300), dtype=torch.float64)
+    got = early_stopping_filter(s, eta, steps, n_terms)
+    step = 2 * eta / n_terms * s
+    for x, value in zip(step.tolist(), got.tolist(), strict=True):
+        exact = float(1 - (1 - Fraction(x)) ** steps)
+        assert abs(value - exact) <= 4 * EPS * abs(exact)
 
 
 def test_closed_form_bad_input() -> None:

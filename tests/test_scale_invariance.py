@@ -14,9 +14,12 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.signal import lfilter
 from torch import Tensor, nn
 
 from weightdecay.equilibrium import (
+    comparison_bias,
+    comparison_standard_error,
     equilibrium_angular_update,
     equilibrium_norm,
     next_squared_norm,
@@ -26,6 +29,8 @@ from weightdecay.experiments.invariance import epsilon_deviation, gaussian_blobs
 from weightdecay.experiments.norm_dynamics import (
     EQUILIBRIUM_TOLERANCE,
     NormDynamics,
+    NormRun,
+    integrated_autocorrelation_time,
     rescaled_training_difference,
     run_norm_dynamics,
 )
@@ -191,6 +196,42 @@ def test_loss_change_equals_direct_evaluation() -> None:
             measured = loss_change_under_scaling(model, name, scale, x, y)
             assert measured == pytest.approx(expected, rel=1e-6, abs=1e-15)
             assert measured > 0
+
+
+def test_gain_and_bias_of_the_first_normalization_are_jointly_invariant() -> None:
+    # ReLU is positively homogeneous, the next linear layer has no bias, and the second
+    # normalization divides out the scale: (gamma_1, beta_1) -> c (gamma_1, beta_1) leaves L.
+    x, y = batch(9)
+    for norm in ("batch", "layer"):
+        model = NormalizedClassifier(seed=7, norm=norm, eps=NEGLIGIBLE_EPS)
+        with torch.no_grad():
+            for layer in (1, 4):
+                dict(model.named_parameters())[f"{layer}.bias"].normal_()
+        for scale in (0.3, 2.0, 7.0):
+            clone = copy.deepcopy(model)
+            with torch.no_grad():
+                for name in ("1.weight", "1.bias"):
+                    dict(clone.named_parameters())[name].mul_(scale)
+                direct = nn.functional.cross_entropy(clone(x), y).item()
+            base = direct_loss(model, "1.weight", 1.0, x, y)
+            assert abs(direct / base - 1) < 1e-13
+            pair = loss_change_under_scaling(model, ("1.weight", "1.bias"), scale, x, y)
+            assert pair < 1e-13
+            for name in ("1.weight", "1.bias"):  # either alone moves where the ReLUs open
+                alone = loss_change_under_scaling(model, name, scale, x, y)
+                expected = abs(direct_loss(model, name, scale, x, y) / base - 1)
+                assert alone == pytest.approx(expected, rel=1e-10) and alone > 1e-3
+            # The last normalization's pair scales the head's input: as scaling the head.
+            last = loss_change_under_scaling(model, ("4.weight", "4.bias"), scale, x, y)
+            head = loss_change_under_scaling(model, "6.weight", scale, x, y)
+            assert abs(last - head) < 1e-13 and head > 1e-3
+    model = NormalizedClassifier(seed=7)
+    with pytest.raises(ValueError, match="name must name at least one parameter"):
+        loss_change_under_scaling(model, (), 2.0, x, y)
+    with pytest.raises(ValueError, match="name must not repeat a parameter"):
+        loss_change_under_scaling(model, ["1.bias", "1.bias"], 2.0, x, y)
+    with pytest.raises(ValueError, match="name must be a parameter of model.*got '9.bias'"):
+        loss_change_under_scaling(model, ("1.bias", "9.bias"), 2.0, x, y)
 
 
 def test_evaluation_mode_batchnorm_is_not_invariant() -> None:
@@ -384,6 +425,108 @@ def test_dynamics_equilibrium(short: NormDynamics) -> None:
     decayed = short.run(0.05)
     error = (decayed.observed_norm(500) / decayed.predicted_norm(500) - 1).abs()
     assert bool((error < 3 * decayed.standard_error(500)).all())
+    # Each comparison lies within five of its own standard errors of its predicted bias.
+    errors = decayed.comparison_errors(500)
+    biases, standard_errors = decayed.comparison_bias(500), decayed.comparison_standard_error(500)
+    for err, bias, standard_error in zip(errors, biases, standard_errors, strict=True):
+        assert bool(((err - bias).abs() < 5 * standard_error).all())
+    assert torch.equal(
+        errors[0].abs().max(), torch.tensor(short.equilibrium_errors()[0], dtype=F64)
+    )
+
+
+# Statistical errors ---------------------------------------------------------------------------
+
+
+def ar1(rho: float, steps: int, replicates: int, seed: int) -> Tensor:
+    """Stationary AR(1) series x_t = rho x_{t-1} + e_t, e_t ~ N(0, 1), (steps, replicates)."""
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn(steps, replicates, generator=gen, dtype=F64)
+    noise[0] /= math.sqrt(1 - rho**2)  # start from the stationary distribution
+    return torch.from_numpy(lfilter([1.0], [1.0, -rho], noise.numpy(), axis=0))
+
+
+def ar1_standard_error(rho: float, steps: int) -> float:
+    """The exact standard deviation of the mean of `steps` values of the stationary AR(1)."""
+    variance = 1 / (1 - rho**2)
+    # Var(mean) = (s^2/N) [1 + 2 sum_k (1 - k/N) rho^k], summed in closed form.
+    factor = (1 + rho) / (1 - rho) - 2 * rho * (1 - rho**steps) / (steps * (1 - rho) ** 2)
+    return math.sqrt(variance * factor / steps)
+
+
+def test_integrated_autocorrelation_time_of_ar1_series() -> None:
+    for rho in (0.0, 0.5, 0.9):
+        x = ar1(rho, 200_000, 1, seed=10)[:, 0]
+        tau = integrated_autocorrelation_time(x)
+        exact = (1 + rho) / (1 - rho)
+        window = 5 * exact  # the self-consistent window M, about c tau_int
+        # Within four of the estimate's standard deviations, sqrt(2 (2M + 1) / N).
+        assert abs(tau / exact - 1) < 4 * math.sqrt(2 * (2 * window + 1) / len(x)), (rho, tau)
+    with pytest.raises(ValueError, match="series must not be constant"):
+        integrated_autocorrelation_time(torch.ones(10, dtype=F64))
+    with pytest.raises(TypeError, match="series must be a one-dimensional floating tensor"):
+        integrated_autocorrelation_time(torch.ones(3, 2, dtype=F64))
+
+
+def test_standard_error_of_the_mean_norm_against_ar1_in_closed_form() -> None:
+    # 400 independent AR(1) series with rho = 0.8 (tau_int = 9) around a norm of 10, as
+    # the columns of a run's norms: the estimated standard error of each window's mean
+    # against the exact one, and against the spread of the 400 means.
+    rho, steps, replicates, level = 0.8, 4000, 400, 10.0
+    x = ar1(rho, steps + 1, replicates, seed=11)
+    run = NormRun(
+        lr=0.1, weight_decay=0.0, names=tuple(str(i) for i in range(replicates)),
+        norms=level + x, grad_norms=torch.ones(steps, replicates, dtype=F64),
+        cosines=torch.zeros(steps, replicates, dtype=F64), loss=torch.zeros(steps, dtype=F64),
+        accuracy=torch.zeros(steps, dtype=F64), test_accuracy=0.0, final_state={},
+    )  # fmt: skip
+    exact = ar1_standard_error(rho, steps) / level
+    spread = (run.observed_norm(steps).std() / level).item()
+    # The spread of 400 means: the standard deviation of an sd estimate is 1/sqrt(2 * 399).
+    assert abs(spread / exact - 1) < 4 / math.sqrt(2 * (replicates - 1))
+    estimated = run.standard_error(steps)
+    # The mean of 400 estimates: each has a relative sd of about sqrt(2 (2M + 1) / N) / 2
+    # (0.11, M = 45), so their mean one of 0.0053; the estimator's own bias, from the
+    # subtracted mean, is about (2M + 1) / (2N) = 0.011.
+    assert abs(estimated.mean().item() / exact - 1) < 0.011 + 4 * 0.0053
+
+
+def test_comparison_errors_against_a_simulated_norm() -> None:
+    # The norm of a scale-invariant weight under SGD with decay follows
+    # n' = (1 - q) n + eta^2 g_hat^2 / n exactly; simulated here for 1000 independent
+    # weights with g_hat^2 exponential of mean G, and recorded as a run's columns.
+    eta, lam, big_g, burn, window, chains = 0.25, 0.032, 0.3, 600, 1500, 1000
+    q = eta * lam * (2 - eta * lam)
+    gen = torch.Generator().manual_seed(12)
+    n = torch.full((chains,), 3.0, dtype=F64)
+    norms, grads = [], []
+    for _ in range(burn + window):
+        g_hat2 = big_g * torch.randn(2, chains, generator=gen, dtype=F64).pow(2).mean(dim=0)
+        norms.append(n.sqrt())
+        grads.append((g_hat2 / n).sqrt())  # ||g|| = ||g_hat|| / ||W||
+        n = (1 - q) * n + eta**2 * g_hat2 / n
+    norms.append(n.sqrt())
+    steps = burn + window
+    run = NormRun(
+        lr=eta, weight_decay=lam, names=tuple(str(i) for i in range(chains)),
+        norms=torch.stack(norms), grad_norms=torch.stack(grads),
+        cosines=torch.zeros(steps, chains, dtype=F64), loss=torch.zeros(steps, dtype=F64),
+        accuracy=torch.zeros(steps, dtype=F64), test_accuracy=0.0, final_state={},
+    )  # fmt: skip
+    assert run.recursion_error() < 1e-13
+    errors = run.comparison_errors(window)
+    biases = run.comparison_bias(window)
+    standard_errors = run.comparison_standard_error(window)
+    # The biases: first order in v. v/8 is v/2 - 3v/8, so an error of a tenth in either
+    # term is nearly half of it; the angular bias v has no such cancellation.
+    for err, bias, share in zip(errors, biases, (0.5, 0.1), strict=True):
+        assert abs(err.mean().item() / bias.mean().item() - 1) < share
+    # The standard errors: an sd over 1000 values is known to 1/sqrt(2 * 999) (2.2%); v,
+    # measured inside the window, is low by about tau_int / N (4%); first order in v.
+    for err, standard_error in zip(errors, standard_errors, strict=True):
+        assert abs(err.std().item() / standard_error.mean().item() - 1) < 0.15
+    assert comparison_bias(0.0) == (0.0, 0.0)
+    assert comparison_standard_error(eta, lam, 0.0, window) == (0.0, 0.0)
 
 
 def test_dynamics_match_an_independent_training_loop(short: NormDynamics) -> None:

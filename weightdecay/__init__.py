@@ -5,7 +5,8 @@ The package is split by mathematical idea:
 * `weightdecay.penalty`: the L2 penalty and its gradient;
 * `weightdecay.prior`: the Gaussian prior it corresponds to, and the map
   $\tau = 1/(N\lambda)$;
-* `weightdecay.likelihood`: the noise model under which the MSE is a likelihood;
+* `weightdecay.likelihood`: the Gaussian noise model: the mean NLL is MSE/(2σ²) plus a
+  constant, and the matching decay is 2σ²/(Nτ);
 * `weightdecay.ridge`: the map to scikit-learn's `Ridge`;
 * `weightdecay.cross_entropy`, `weightdecay.logistic`, `weightdecay.categorical`,
   `weightdecay.calibration`: the same for classifiers, and their calibration;

@@ -11,6 +11,10 @@ With $X_c^\top X_c = V\,\mathrm{diag}(s)\,V^\top$:
 * posterior covariance $\Sigma = (\alpha I + \beta X_c^\top X_c)^{-1}$ and mean
   $m = \Sigma(\beta X_c^\top y_c + \alpha w_0)$: ridge regression with
   $\alpha_{\text{Ridge}} = \alpha/\beta$, which is our $\lambda = 2\alpha/(\beta n)$;
+* the intercept of the centred model, $b_c = b + \bar x^\top w$, has the posterior
+  $\mathcal{N}(\bar y, 1/(\beta n))$ independently of $w$ (the columns of $X_c$ are
+  orthogonal to the constant), so the predictive variance at $x$ is
+  $1/\beta + 1/(\beta n) + x_c^\top\Sigma x_c$;
 * the evidence $\log p(y \mid \alpha, \beta) = \frac{1}{2}\big[d\log\alpha + n\log\beta
   -{}\beta\lVert y_c - X_c m\rVert^2 - \alpha\lVert m\rVert^2 - \log|\Sigma^{-1}|
   -{}n\log 2\pi\big]$ (with $w_0 = 0$, as scikit-learn computes it);
@@ -99,6 +103,8 @@ class Posterior:
         $\beta$.
     x_mean : Tensor
         $\bar x$, used to centre new inputs.
+    n_samples : int
+        $n$, the training rows: the intercept's posterior variance is $1/(\beta n)$.
     """
 
     mean: Tensor
@@ -106,9 +112,15 @@ class Posterior:
     intercept: float
     noise_precision: float
     x_mean: Tensor
+    n_samples: int
 
     def predict(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        r"""Predictive mean and standard deviation, $\sqrt{1/\beta + x_c^\top\Sigma x_c}$.
+        r"""Predictive mean and standard deviation, $\sigma(x)$.
+
+        $\sigma^2(x) = 1/\beta + 1/(\beta n) + x_c^\top\Sigma x_c$: the noise, the posterior
+        variance of the intercept under its flat prior, and that of the weights'
+        contribution. scikit-learn's ``BayesianRidge.predict(..., return_std=True)`` leaves
+        out the middle one.
 
         Parameters
         ----------
@@ -129,10 +141,18 @@ class Posterior:
         >>> mean, std = posterior(x, y, 1.0, 100.0).predict(x[:3])
         >>> bool((std > 0.1).all())  # at least the noise's 1/sqrt(beta)
         True
+
+        At the mean of the training inputs the weights' term vanishes, leaving
+        $(1 + 1/n)/\beta$:
+
+        >>> _, std = posterior(x, y, 1.0, 100.0).predict(x.mean(dim=0, keepdim=True))
+        >>> abs(float(std[0] ** 2) / ((1 + 1 / 30) / 100.0) - 1) < 1e-15  # a few eps
+        True
         """
         xc = x - self.x_mean
-        # $$\sigma^2(x) = \frac{1}{\beta} + x_c^\top \Sigma x_c$$
-        variance = 1 / self.noise_precision + ((xc @ self.cov) * xc).sum(dim=1)
+        noise = 1 / self.noise_precision
+        # $$\sigma^2(x) = \frac{1}{\beta} + \frac{1}{\beta n} + x_c^\top \Sigma x_c$$
+        variance = noise + noise / self.n_samples + ((xc @ self.cov) * xc).sum(dim=1)
         return x @ self.mean + self.intercept, variance.sqrt()
 
 
@@ -189,7 +209,7 @@ def posterior(
     cov = torch.linalg.inv(precision)
     # $$m = \Sigma(\beta X_c^\top y_c + \alpha w_0)$$
     mean = torch.linalg.solve(precision, b * xc.T @ yc + a * w0)
-    return Posterior(mean, cov, float(y_mean - x_mean @ mean), b, x_mean)
+    return Posterior(mean, cov, float(y_mean - x_mean @ mean), b, x_mean, x.shape[0])
 
 
 def log_evidence(x: Tensor, y: Tensor, weight_precision: float, noise_precision: float) -> float:
@@ -244,9 +264,15 @@ def log_evidence(x: Tensor, y: Tensor, weight_precision: float, noise_precision:
 class EvidenceRunawayError(RuntimeError):
     r"""Evidence maximization left the valid range: a precision became non-positive or infinite.
 
-    With fewer rows than features and no hyperprior the model can interpolate the data:
-    the residual vanishes, $\gamma \to n$ and the noise precision grows without bound
-    (rounding then pushes $n - \gamma$ below zero). The ``history`` attribute holds the
+    Centring removes one direction, so $\operatorname{rank} X_c \le \min(n - 1, d)$, and
+    $\gamma = \sum_i \beta s_i/(\alpha + \beta s_i)$ can approach at most that rank. When
+    $X_c$ has rank $n - 1$ (generic inputs with $n \le d + 1$ rows) and there is no
+    hyperprior, the model interpolates the data: the residual sum of squares $E_D$ goes
+    to zero, $\gamma \to n - 1$, $n - \gamma \to 1$, and $\beta = (n - \gamma)/E_D$ grows
+    without bound. In floating point the null-space eigenvalues of $X_c^\top X_c$ are not
+    zero but of the order of the machine epsilon times its largest eigenvalue; once
+    $\beta s_i \gg \alpha$ each of them adds about 1 to $\gamma$, which then exceeds $n$
+    and turns $\beta$ negative. The ``history`` attribute holds the
     ``(weight_precision, noise_precision)`` pairs up to that point.
     """
 
@@ -322,8 +348,9 @@ def maximize_evidence(
     Raises
     ------
     EvidenceRunawayError
-        If a precision leaves $(0, \infty)$: typically fewer rows than features with no
-        hyperprior on the noise precision.
+        If a precision leaves $(0, \infty)$: typically when the centred inputs can be
+        interpolated (rank $n - 1$, so $n \le d + 1$) and there is no hyperprior on the
+        noise precision.
 
     Examples
     --------
@@ -372,8 +399,10 @@ def maximize_evidence(
             raise EvidenceRunawayError(
                 f"evidence maximization ran away at iteration {iteration + 1}: "
                 f"weight precision {alpha:.3g}, noise precision {beta:.3g} (n={n} rows, "
-                f"gamma={gamma:.6g}); with fewer rows than features pass small hyperpriors, "
-                "for example alpha_1 = alpha_2 > 0",
+                f"gamma={gamma:.6g}, but the centred inputs have rank at most "
+                f"min(n - 1, d) = {min(n - 1, x.shape[1])}: the fit interpolates, the residual "
+                "vanishes, and rounding-level eigenvalues of the null space inflate gamma); "
+                "pass small hyperpriors, for example alpha_1 = alpha_2 > 0",
                 history,
             )
         if previous is not None and float((previous - m).abs().sum()) < threshold:

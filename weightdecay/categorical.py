@@ -3,8 +3,9 @@ r"""The Bayesian reading of a decayed classifier: MAP under a categorical likeli
 A classifier's outputs *are* a distribution over the labels: $p(y_i = k \mid x_i, W, b)
 = p_{ik}$ (for two classes, a Bernoulli with parameter $p_i$). The log-likelihood of
 the labels is therefore minus the summed cross-entropy, with no noise model to assume
-and no variance to fix, unlike the squared error, which is a Gaussian log-likelihood
-only at noise variance $1/2$:
+and no variance to fix, unlike the squared error, whose MAP reading depends on a noise
+variance $\sigma^2$ (the mean Gaussian negative log-likelihood is
+$\text{MSE}/(2\sigma^2)$ plus a constant, see `weightdecay.likelihood`):
 
 $$\log p(y \mid X, W, b) = -\sum_{i=1}^{m}\ell_i(W, b).$$
 

@@ -12,10 +12,13 @@ Setting $\partial J/\partial W = 0$ and multiplying by $nk/2$:
 
 $$(X_c^\top X_c + \alpha I)\,W = X_c^\top Y_c + \alpha W_0, \qquad \alpha = \frac{nk\lambda}{2},$$
 
-scikit-learn's `Ridge(alpha=...)` (with $W_0 = 0$). With the eigendecomposition
-$X_c^\top X_c = V\,\mathrm{diag}(s)\,V^\top$, the ridge solution is the least-squares
-solution with each eigen-direction multiplied by $s_i/(s_i + \alpha)$; gradient descent
-from zero, stopped after $t$ steps, multiplies it by $1 - (1 - \eta' s_i)^t$ instead,
+scikit-learn's `Ridge(alpha=...)` (with $W_0 = 0$). For every $\lambda > 0$ the matrix is
+positive definite, so the solution exists and is unique; at $\lambda = 0$ it is unique
+only when $X_c$ has full column rank. With the eigendecomposition
+$X_c^\top X_c = V\,\mathrm{diag}(s)\,V^\top$, the ridge solution is, along each
+eigen-direction with $s_i > 0$, the least-squares solution multiplied by
+$s_i/(s_i + \alpha)$, and zero along directions with $s_i = 0$; gradient descent from
+zero, stopped after $t$ steps, multiplies it by $1 - (1 - \eta' s_i)^t$ instead,
 $\eta' = 2\eta/(nk)$ being the step on the quadratic's curvature scale.
 """
 
@@ -69,7 +72,8 @@ def ridge_closed_form(
     y : Tensor
         Targets, shape (n, k), same dtype.
     lambd : float
-        $\lambda \ge 0$ (0 gives least squares, if $X_c^\top X_c$ is invertible).
+        $\lambda \ge 0$. Every $\lambda > 0$ has a unique minimizer; 0 gives least
+        squares, which is unique (and solvable here) only if $X_c$ has full column rank.
     centre : Tensor or None, default None
         $W_0$, shape (d, k); None means zero.
 
@@ -126,7 +130,8 @@ class Shrinkage:
     eigenvalues : Tensor
         $s_i$, the eigenvalues of $X_c^\top X_c$, descending.
     factors : Tensor
-        $s_i/(s_i + \alpha)$ for each direction.
+        $s_i/(s_i + \alpha)$ for each direction; at $\alpha = 0$, 1 for the directions
+        of the column space of $X_c$ and 0 for the others.
     alpha : float
         $nk\lambda/2$.
     """
@@ -137,7 +142,10 @@ class Shrinkage:
 
     @property
     def effective_parameters(self) -> float:
-        r"""$\gamma = \sum_i s_i/(s_i + \alpha)$, the effective number of parameters."""
+        r"""$\gamma = \sum_i s_i/(s_i + \alpha)$, the effective number of parameters.
+
+        At $\lambda = 0$ it is the rank of $X_c$, which is $d$ only for full column rank.
+        """
         return float(self.factors.sum())
 
 
@@ -157,9 +165,17 @@ def shrinkage(x: Tensor, lambd: float, n_targets: int = 1) -> Shrinkage:
     -------
     Shrinkage
 
+    Notes
+    -----
+    At $\alpha = 0$ a direction counts as kept when its eigenvalue exceeds
+    $s_{\max}\max(n, d)\,\varepsilon$, the rounding level of forming $X_c^\top X_c$ and
+    of its eigendecomposition (the threshold NumPy's ``matrix_rank`` uses), so that
+    $\gamma$ is the rank of $X_c$.
+
     Examples
     --------
-    With no decay every direction is kept whole; $\gamma$ counts the parameters:
+    With no decay every direction of a full-rank design is kept whole; $\gamma$ counts
+    the parameters, and a repeated column does not count:
 
     >>> import torch
     >>> from weightdecay.closed_form import shrinkage
@@ -168,6 +184,8 @@ def shrinkage(x: Tensor, lambd: float, n_targets: int = 1) -> Shrinkage:
     3.0
     >>> 0 < shrinkage(x, 1.0).effective_parameters < 3
     True
+    >>> shrinkage(torch.cat([x, 2 * x[:, :1]], dim=1), 0.0).effective_parameters
+    3.0
     """
     lam = check_nonnegative("lambd", lambd)
     k = check_count("n_targets", n_targets)
@@ -175,8 +193,13 @@ def shrinkage(x: Tensor, lambd: float, n_targets: int = 1) -> Shrinkage:
     n = x.shape[0]
     alpha = ridge_alpha(lam, n, k)
     eigenvalues = torch.linalg.eigvalsh(xc.T @ xc).flip(0).clamp_min(0)
-    # $$f_i = \frac{s_i}{s_i + \alpha}$$
-    factors = eigenvalues / (eigenvalues + alpha) if alpha > 0 else (eigenvalues > 0).to(x.dtype)
+    if alpha > 0:
+        # $$f_i = \frac{s_i}{s_i + \alpha}$$
+        factors = eigenvalues / (eigenvalues + alpha)
+    else:
+        # $$f_i = [\,s_i > s_{\max}\max(n, d)\,\varepsilon\,]$$
+        level = float(eigenvalues.max()) * max(x.shape) * torch.finfo(x.dtype).eps
+        factors = (eigenvalues > level).to(x.dtype)
     return Shrinkage(eigenvalues, factors, alpha)
 
 
@@ -198,6 +221,13 @@ def early_stopping_filter(eigenvalues: Tensor, lr: float, steps: int, n_terms: i
     -------
     Tensor
 
+    Notes
+    -----
+    Where $\eta' s_i < 1$ the factor is evaluated as
+    $-\operatorname{expm1}\big(t\,\operatorname{log1p}(-\eta' s_i)\big)$, which keeps
+    its relative accuracy when $\eta' s_i$ is tiny; the power form would lose the digits
+    of $\eta' s_i$ that rounding $1 - \eta' s_i$ drops.
+
     Examples
     --------
     >>> import torch
@@ -214,8 +244,16 @@ def early_stopping_filter(eigenvalues: Tensor, lr: float, steps: int, n_terms: i
             f"lr must be < N / s_max = {n / largest:.6g} for gradient descent to converge "
             f"on this design, got {lr!r}"
         )
+    step = 2 * eta / n * eigenvalues
     # $$1 - (1 - \eta' s_i)^t, \qquad \eta' = 2\eta/N$$
-    return 1 - (1 - 2 * eta / n * eigenvalues) ** t
+    power = 1 - (1 - step) ** t
+    # For $\eta' s_i \ll 1$ the power form loses the digits of $\eta' s_i$ that rounding
+    # $1 - \eta' s_i$ drops (a relative error near $\varepsilon/(\eta' s_i)$); the same
+    # factor as $-\operatorname{expm1}\big(t\operatorname{log1p}(-\eta' s_i)\big)$ keeps them.
+    # $$1 - (1 - \eta' s_i)^t = -\operatorname{expm1}\big(t\,\log(1 - \eta' s_i)\big)$$
+    small = (step < 1) & (t > 0)
+    accurate = -torch.expm1(t * torch.log1p(-torch.where(small, step, torch.zeros_like(step))))
+    return torch.where(small, accurate, power)
 
 
 def gd_iterate(x: Tensor, y: Tensor, lr: float, steps: int) -> Tensor:
@@ -318,6 +356,13 @@ def matching_lambda(x: Tensor, lr: float, steps: int, n_targets: int = 1) -> flo
 class Descent:
     r"""Full-batch gradient descent with weight decay, measured against the closed form.
 
+    The error splits into modes that contract independently: one per eigen-direction
+    $v_i$ of $X_c^\top X_c$ (the $k$ entries of $v_i^\top E_t$, rate
+    $r_i = |1 - \eta'(s_i + \alpha)|$) and one for the bias (rate $|1 - 2\eta/k|$). From
+    zero the distance after $t$ steps is therefore
+    $d_t = \big(\sum_i a_i r_i^{2t}\big)^{1/2}$, with $a_i$ the squared initial error of
+    mode $i$.
+
     Attributes
     ----------
     distances : list of float
@@ -325,14 +370,55 @@ class Descent:
     predicted_rate : float
         The slowest per-step contraction, $\max\big(\max_i|1 - \eta'(s_i + \alpha)|,
         |1 - 2\eta/k|\big)$ with $\eta' = 2\eta/(nk)$.
+    mode_rates : Tensor
+        $r_i$ for the $d$ eigen-directions, then the bias's rate.
+    mode_weights : Tensor
+        $a_i$: $\lVert v_i^\top W^\star\rVert^2$ for each eigen-direction, then
+        $\lVert b^\star\rVert^2$ (the run starts from zero).
     """
 
     distances: list[float]
     predicted_rate: float
+    mode_rates: Tensor
+    mode_weights: Tensor
 
     def observed_rate(self, step: int) -> float:
         """The measured contraction $d_{t}/d_{t-1}$ at `step` (1-based, >= 2)."""
         return self.distances[step - 1] / self.distances[step - 2]
+
+    def modal_distance(self, step: int) -> float:
+        r"""The distance after `step` steps in exact arithmetic, $(\sum_i a_i r_i^{2t})^{1/2}$.
+
+        ``modal_distance(0)`` is the starting distance $\lVert(W^\star, b^\star)\rVert$.
+        """
+        t = check_count("step", step, minimum=0)
+        return float((self.mode_weights * self.mode_rates ** (2 * t)).sum().sqrt())
+
+    def transient(self, step: int) -> float:
+        r"""Bound on $1 - (d_t/d_{t-1})/r_1$ from the modes faster than the slowest.
+
+        With $r_1$ the slowest rate and $A_1$ the weight of the modes that have it,
+        $1 - d_t/(r_1 d_{t-1}) \le 1 - d_t^2/(r_1 d_{t-1})^2
+        \le \sum_{r_i < r_1} a_i r_i^{2(t-1)}(1 - r_i^2/r_1^2)\big/\big(A_1 r_1^{2(t-1)}\big)$,
+        and it is at least 0: the observed contraction approaches $r_1$ from below as
+        the faster modes die out (in exact arithmetic).
+
+        Parameters
+        ----------
+        step : int
+            $t \ge 1$.
+
+        Returns
+        -------
+        float
+        """
+        t = check_count("step", step)
+        slowest = self.mode_rates.max()
+        slow = self.mode_rates == slowest
+        ratio = self.mode_rates / slowest
+        # $$\sum_{r_i < r_1} a_i (r_i/r_1)^{2(t-1)} (1 - r_i^2/r_1^2) \big/ A_1$$
+        fast = self.mode_weights * ratio ** (2 * (t - 1)) * (1 - ratio**2)
+        return float(fast[~slow].sum() / self.mode_weights[slow].sum())
 
 
 def descent_to_ridge(x: Tensor, y: Tensor, lambd: float, lr: float, steps: int) -> Descent:
@@ -369,6 +455,12 @@ def descent_to_ridge(x: Tensor, y: Tensor, lambd: float, lr: float, steps: int) 
     >>> run = descent_to_ridge(x, y, lambd=0.1, lr=0.3, steps=100)
     >>> abs(run.observed_rate(60) / run.predicted_rate - 1) < 1e-4, run.distances[-1] < 1e-8
     (True, True)
+
+    The observed contraction falls short of the slowest rate by at most the transient
+    of the faster modes:
+
+    >>> 0 <= 1 - run.observed_rate(20) / run.predicted_rate <= run.transient(20)
+    True
     """
     lam = check_positive("lambd", lambd)
     eta = check_positive("lr", lr)
@@ -385,8 +477,13 @@ def descent_to_ridge(x: Tensor, y: Tensor, lambd: float, lr: float, steps: int) 
         (xc @ w + b - y).pow(2).mean().backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         distances.append(torch.cat([(w - w_star).flatten(), b - b_star]).norm().item())
-    s = shrinkage(x, 0.0).eigenvalues
+    s, vectors = torch.linalg.eigh(xc.T @ xc)
     eta_prime, alpha = 2 * eta / (n * k), ridge_alpha(lam, n, k)
+    # $$r_i = |1 - \eta'(s_i + \alpha)|, \qquad r_b = |1 - 2\eta/k|$$
+    bias_rate = torch.tensor([abs(1 - 2 * eta / k)], dtype=x.dtype)
+    rates = torch.cat([(1 - eta_prime * (s + alpha)).abs(), bias_rate])
+    # $$a_i = \lVert v_i^\top W^\star\rVert^2, \qquad a_b = \lVert b^\star\rVert^2$$
+    weights = torch.cat([(vectors.T @ w_star).pow(2).sum(dim=1), b_star.pow(2).sum()[None]])
     # $$\max\big(\max_i |1 - \eta'(s_i + \alpha)|,\ |1 - 2\eta/k|\big)$$
-    rate = max(float((1 - eta_prime * (s + alpha)).abs().max()), abs(1 - 2 * eta / k))
-    return Descent(distances, rate)
+    rate = float(rates.max())
+    return Descent(distances, rate, rates, weights)

@@ -10,15 +10,20 @@ $$\lVert W'\rVert^2 = (1 - \eta\lambda)^2\lVert W\rVert^2 + \eta^2\lVert g\rVert
 whose fixed point in the mean is $\lVert W\rVert^4 = \eta G/(\lambda(2 - \eta\lambda))$,
 $G = \mathbb E\lVert\hat g\rVert^2$, reached over about $1/(4\eta\lambda)$ steps, where
 the angular update $\eta\lVert g\rVert/\lVert W\rVert$ is $\sqrt{\eta\lambda(2 - \eta\lambda)}$.
+Measured over a window of a run, both fall off these values by a small bias and a
+statistical error that the fluctuations of $\lVert W\rVert^2$ set (`comparison_bias`,
+`comparison_standard_error`).
 """
 
 from __future__ import annotations
 
 import math
 
-from weightdecay._checks import check_nonnegative, check_positive
+from weightdecay._checks import check_count, check_nonnegative, check_positive
 
 __all__ = [
+    "comparison_bias",
+    "comparison_standard_error",
     "equilibrium_angular_update",
     "equilibrium_norm",
     "next_squared_norm",
@@ -231,3 +236,137 @@ def relaxation_steps(lr: float, weight_decay: float) -> float:
     eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
     # $$\tau = \frac{1}{4\eta\lambda}$$
     return 1 / (4 * eta * lam)
+
+
+def comparison_bias(relative_variance: float) -> tuple[float, float]:
+    r"""The expected relative offsets of the window's observed norm and angular update.
+
+    Over a window of $N$ steps, with $n_t = \lVert W_t\rVert^2$, $q = \eta\lambda(2 - \eta\lambda)$
+    and the recursion $n_{t+1} = (1 - q)\,n_t + \eta^2\lVert g_t\rVert^2$ (exact for a
+    scale-invariant weight):
+
+    * dividing it by $n_t$, the squared angular update is
+      $\theta_t^2 = \eta^2\lVert g_t\rVert^2/n_t = q + \Delta n_t/n_t$, so
+      $\overline{\theta^2}/q - 1 = \ln(n_N/n_0)/(qN) + \overline{(\Delta n/n)^2}/(2q)$
+      to second order in $\Delta n/n$;
+    * multiplying it by $n_t$, with $\hat g_t^2 = \lVert g_t\rVert^2 n_t$, exactly
+      $\eta^2\,\overline{\hat g^2} = q\,\overline{n^2} + e - \overline{(\Delta n)^2}/2$,
+      where $e = (n_N^2 - n_0^2)/(2N)$ depends on the window's ends only.
+
+    The terms in $n_0$ and $n_N$ are the statistical error (`comparison_standard_error`);
+    the others are biases. For fluctuations of relative variance
+    $v = \operatorname{Var}(n)/\bar n^2$ that relax at the linearized rate (an AR(1)
+    series with per-step factor $1 - 2q$), $\overline{(\Delta n)^2} = 4q\,v\,\bar n^2$. To
+    first order in $v$ the root-mean-square angular update is then above
+    $\sqrt q$ by the relative amount $v$, and the mean of $\lVert W\rVert$ above
+    `equilibrium_norm` (with $G = \overline{\hat g^2}$) by $v/2 - 3v/8 = v/8$ (the
+    $-3v/8$ from $\overline{\sqrt n}/\overline{n^2}^{1/4}$).
+
+    Parameters
+    ----------
+    relative_variance : float
+        $v \ge 0$, the variance of $\lVert W_t\rVert^2$ over the window divided by its
+        squared mean.
+
+    Returns
+    -------
+    tuple of float
+        The biases $(v/8, v)$ of the norm and of the angular update, relative.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `relative_variance` is not a finite number >= 0.
+
+    Examples
+    --------
+    A simulated scale-invariant weight whose gradient at unit norm has a random size:
+    over many windows the offsets average to the biases.
+
+    >>> import torch
+    >>> from weightdecay.equilibrium import (comparison_bias, equilibrium_angular_update,
+    ...                                      equilibrium_norm)
+    >>> eta, lam, G, steps = 0.25, 0.032, 0.3, 1500
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> n = torch.full((400,), 1.0, dtype=torch.float64)  # 400 independent weights
+    >>> rows, grads = [], []
+    >>> for t in range(600 + steps):
+    ...     g_hat2 = G * torch.randn(400, generator=gen, dtype=torch.float64) ** 2
+    ...     if t >= 600:
+    ...         rows.append(n)
+    ...         grads.append(g_hat2)
+    ...     n = (1 - eta * lam * (2 - eta * lam)) * n + eta**2 * g_hat2 / n
+    >>> n, g_hat2 = torch.stack(rows), torch.stack(grads)
+    >>> v = (n.var(dim=0) / n.mean(dim=0) ** 2).mean().item()
+    >>> norm_bias, angular_bias = comparison_bias(v)
+    >>> theta = eta * g_hat2.sqrt() / n  # eta ||g|| / ||W||, with ||g|| = ||g_hat|| / ||W||
+    >>> angular = theta.pow(2).mean(dim=0).sqrt() / equilibrium_angular_update(eta, lam) - 1
+    >>> abs(angular.mean().item() / angular_bias - 1) < 0.1  # first order in v
+    True
+    >>> G_window = g_hat2.mean(dim=0).tolist()
+    >>> predicted = torch.tensor([equilibrium_norm(eta, lam, g) for g in G_window])
+    >>> norm = n.sqrt().mean(dim=0) / predicted - 1
+    >>> # v/8 = v/2 - 3v/8: an error of a tenth in either term is nearly half of it
+    >>> abs(norm.mean().item() / norm_bias - 1) < 0.5
+    True
+    """
+    v = check_nonnegative("relative_variance", relative_variance)
+    # $$\text{norm: } v/8, \qquad \text{angular update: } v$$
+    return v / 8, v
+
+
+def comparison_standard_error(
+    lr: float, weight_decay: float, relative_variance: float, steps: int
+) -> tuple[float, float]:
+    r"""The standard errors of the window's observed norm and angular update, relative.
+
+    In `comparison_bias`, the statistical part of the offsets depends only on the
+    window's two ends: $\ln(n_N/n_0)/(qN)$ for $\overline{\theta^2}/q$ and
+    $-(n_N^2 - n_0^2)/(8qN\,\overline{n^2})$ for the norm. With ends far enough apart
+    to be independent, $\ln(n_N/n_0)$ has standard deviation $\sqrt{2v}$, so the
+    relative standard errors are
+
+    $$\frac{\sqrt{2v}}{4qN}\ \text{(norm)}, \qquad \frac{\sqrt{2v}}{2qN}\ \text{(angular)},$$
+
+    with $q = \eta\lambda(2 - \eta\lambda)$ (the angular update's is half that of
+    $\overline{\theta^2}$). They fall like $1/N$, not $1/\sqrt N$: the predicted norm is
+    computed from the same window as the observed one, and the recursion ties the two
+    together at every step.
+
+    Parameters
+    ----------
+    lr : float
+        $\eta > 0$.
+    weight_decay : float
+        $\lambda > 0$, with $\eta\lambda < 1$.
+    relative_variance : float
+        $v \ge 0$, as in `comparison_bias`.
+    steps : int
+        $N$, the window's length.
+
+    Returns
+    -------
+    tuple of float
+        The standard errors of the norm and of the angular update, relative.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not a finite number (or count) in its range.
+
+    Examples
+    --------
+    >>> from weightdecay.equilibrium import comparison_standard_error
+    >>> norm, angular = comparison_standard_error(0.25, 0.032, 2e-3, 1500)
+    >>> abs(angular / norm - 2) < 1e-15
+    True
+    >>> comparison_standard_error(0.25, 0.032, 2e-3, 3000)[0] / norm
+    0.5
+    """
+    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    v = check_nonnegative("relative_variance", relative_variance)
+    n_steps = check_count("steps", steps)
+    q = eta * lam * (2 - eta * lam)
+    # $$\frac{\sqrt{2v}}{4qN}, \qquad \frac{\sqrt{2v}}{2qN}$$
+    norm_error = math.sqrt(2 * v) / (4 * q * n_steps)
+    return norm_error, 2 * norm_error

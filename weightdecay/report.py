@@ -1,11 +1,12 @@
 """Parity checks: each measured figure with its tolerance, ready to print and assert.
 
 The pages of the site, the home page's headline table and the tests all take their
-tolerances from `TOLERANCES`, so a claim is stated once.
+tolerances from `weightdecay.tolerances.TOLERANCES`, where each bound states its origin.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,8 +19,11 @@ from weightdecay.experiments.classification import Identities, SklearnParity, Tr
 from weightdecay.experiments.linear import LinearExperiment
 from weightdecay.experiments.momentum import MomentumComparison
 from weightdecay.metrics import relative_error
+from weightdecay.tolerances import TOLERANCES, eps
 
 __all__ = [
+    "SKLEARN_LAMBDA_MIN",
+    "SKLEARN_TOL",
     "TIMING_PREFIX",
     "TOLERANCES",
     "ParityCheck",
@@ -33,28 +37,8 @@ __all__ = [
     "linear_checks",
 ]
 
-TOLERANCES: dict[str, dict[torch.dtype, float]] = {
-    # First source: final MAPE (percent) between scratch and torch, predictions/weight/bias.
-    "linear_mape": {torch.float64: 1e-11, torch.float32: 1e-3},
-    # First source: parameters after each tracked step (norm-wise relative, the largest).
-    "linear_steps": {torch.float64: 1e-13, torch.float32: 1e-6},
-    # Second source: penalty-in-loss form against SGD(weight_decay) over the first steps
-    # (norm-wise relative, the largest): the same update rounded two ways, since CPU
-    # kernels may fuse g + lambda * theta into one rounding; about 8 machine epsilons
-    # (8 eps is 1.8e-15 in float64, 9.5e-7 in float32).
-    "penalty_steps": {torch.float64: 2e-15, torch.float32: 1e-6},
-    # Second source: Gaussian-prior form against SGD(weight_decay) over the first steps
-    # (norm-wise relative, the largest over the tracked steps).
-    "prior_steps": {torch.float64: 1e-13, torch.float32: 1e-6},
-    # Second source: any two forms' final parameters after all epochs (norm-wise relative).
-    "final": {torch.float64: 1e-12, torch.float32: 1e-5},
-    # Classifiers: scratch against torch.nn after every SGD step (norm-wise relative).
-    "classifier_steps": {torch.float64: 1e-12},
-    # Classifiers: Newton's optimum against scikit-learn (newton-cholesky, tol 1e-14),
-    # norm-wise relative; scikit-learn's own stopping rule leaves about 1e-12 at small lambda.
-    "classifier_sklearn": {torch.float64: 1e-10},
-}
-"""Tolerances of the parity claims, by claim and dtype."""
+SKLEARN_TOL, SKLEARN_LAMBDA_MIN = 1e-14, 1e-4
+"""scikit-learn's stopping tolerance in the classifier comparisons, and their smallest λ."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +59,8 @@ class ParityCheck:
         The bound; with `exact` the value must equal it, otherwise be below it.
     exact : bool, default False
         True for claims of exact equality (bitwise, or a MAPE of exactly 0.0).
+    origin : str, default ""
+        The name of the bound in `weightdecay.tolerances` (its derivation).
 
     Examples
     --------
@@ -91,6 +77,7 @@ class ParityCheck:
     value: float
     tolerance: float
     exact: bool = False
+    origin: str = ""
 
     @property
     def holds(self) -> bool:
@@ -100,7 +87,7 @@ class ParityCheck:
     @property
     def bound(self) -> str:
         """The bound as printed: ``= 0`` or ``< 1e-12``."""
-        return f"= {format_value(self.tolerance)}" if self.exact else f"< {self.tolerance:.0e}"
+        return f"= {format_value(self.tolerance)}" if self.exact else f"< {self.tolerance:.1e}"
 
 
 def format_value(value: float) -> str:
@@ -179,30 +166,32 @@ def linear_checks(result: LinearExperiment) -> list[ParityCheck]:
     (7, True)
     """
     dtype, name = result.dtype, "from scratch vs torch.nn"
-    bound = TOLERANCES["linear_mape"][dtype]
     parity = result.parity()
+
+    def check(quantity: str, value: float, tolerance: str) -> ParityCheck:
+        exact = tolerance == "exact"
+        return ParityCheck(name, quantity, _name(dtype), value, TOLERANCES[tolerance][dtype],
+                           exact=exact, origin=tolerance)  # fmt: skip
+
     checks = [
-        ParityCheck(name, "MAPE of predictions after copy_params (%)", _name(dtype),
-                    result.mape_after_copy, 0.0, exact=True),
-        ParityCheck(name, "MAPE of validation loss after copy_params (%)", _name(dtype),
-                    result.mape_loss_after_copy, 0.0, exact=True),
-        ParityCheck(name, "MAPE of validation predictions after training (%)", _name(dtype),
-                    parity["mape_predictions"], bound),
-        ParityCheck(name, "MAPE of the weight after training (%)", _name(dtype),
-                    parity["mape_weight"], bound),
-        ParityCheck(name, "MAPE of the bias after training (%)", _name(dtype),
-                    parity["mape_bias"], bound),
+        check("MAPE of predictions after copy_params (%)", result.mape_after_copy, "exact"),
+        check("MAPE of validation loss after copy_params (%)", result.mape_loss_after_copy,
+              "exact"),
+        check("MAPE of validation predictions after training (%)",
+              parity["mape_predictions"], "linear_mape"),
+        check("MAPE of the weight after training (%)", parity["mape_weight"], "linear_mape"),
+        check("MAPE of the bias after training (%)", parity["mape_bias"], "linear_mape"),
     ]  # fmt: skip
     if dtype == torch.float64:
         scratch, torch_log = result.scratch.log_lines(), result.reference.log_lines()
         differing = sum(a != b for a, b in zip(scratch, torch_log, strict=True))
         checks.append(
-            ParityCheck(name, "epoch-log lines that differ (of "
-                        f"{len(scratch)}, 4 decimals)", _name(dtype), differing, 0.0, exact=True)
+            check(f"epoch-log lines that differ (of {len(scratch)}, 4 decimals)", differing,
+                  "exact")
         )  # fmt: skip
     checks.append(
-        ParityCheck(name, "tracked first steps, largest relative error", _name(dtype),
-                    max(_step_errors(result)), TOLERANCES["linear_steps"][dtype])
+        check("tracked first steps, largest relative error", max(_step_errors(result)),
+              "linear_steps")
     )  # fmt: skip
     return checks
 
@@ -246,20 +235,23 @@ def bayes_checks(result: BayesExperiment) -> list[ParityCheck]:
         raise ValueError(f"result must hold all three forms; missing {sorted(missing)}")
     dtype, name = result.dtype, "penalty / SGD / prior"
     steps = len(result.runs["sgd"].steps)
-    final = TOLERANCES["final"][dtype]
+
+    def check(quantity: str, value: float, tolerance: str) -> ParityCheck:
+        return ParityCheck(name, quantity, _name(dtype), value, TOLERANCES[tolerance][dtype],
+                           origin=tolerance)  # fmt: skip
+
+    epochs = result.epochs
     return [
-        ParityCheck(name, f"penalty vs SGD(weight_decay): relative error, first {steps} steps",
-                    _name(dtype), max(result.step_differences("penalty")),
-                    TOLERANCES["penalty_steps"][dtype]),
-        ParityCheck(name, f"prior vs SGD(weight_decay): relative error, first {steps} steps",
-                    _name(dtype), max(result.step_differences("prior")),
-                    TOLERANCES["prior_steps"][dtype]),
-        ParityCheck(name, f"penalty vs SGD(weight_decay): final parameters, {result.epochs} "
-                    "epochs", _name(dtype), result.final_difference("penalty"), final),
-        ParityCheck(name, f"prior vs SGD(weight_decay): final parameters, {result.epochs} "
-                    "epochs", _name(dtype), result.final_difference("prior"), final),
-        ParityCheck(name, f"prior vs penalty: final parameters, {result.epochs} epochs",
-                    _name(dtype), result.final_difference("prior", "penalty"), final),
+        check(f"penalty vs SGD(weight_decay): relative error, first {steps} steps",
+              max(result.step_differences("penalty")), "penalty_steps"),
+        check(f"prior vs SGD(weight_decay): relative error, first {steps} steps",
+              max(result.step_differences("prior")), "prior_steps"),
+        check(f"penalty vs SGD(weight_decay): final parameters, {epochs} epochs",
+              result.final_difference("penalty"), "final"),
+        check(f"prior vs SGD(weight_decay): final parameters, {epochs} epochs",
+              result.final_difference("prior"), "final"),
+        check(f"prior vs penalty: final parameters, {epochs} epochs",
+              result.final_difference("prior", "penalty"), "final"),
     ]  # fmt: skip
 
 
@@ -267,6 +259,8 @@ def decay_form_checks(
     momentum: list[MomentumComparison],
     accumulation: AccumulationResult,
     adaptive: AdaptiveComparison,
+    *,
+    momentum_steps: int = 300,
 ) -> list[ParityCheck]:
     """The parity claims of the page on L2 penalties against weight decay (float64).
 
@@ -278,6 +272,8 @@ def decay_form_checks(
         From `weightdecay.experiments.accumulation.accumulation_experiment`.
     adaptive : AdaptiveComparison
         From `weightdecay.experiments.adaptive.compare_adam_decay`.
+    momentum_steps : int, default 300
+        The full-batch steps of the momentum comparisons (their bound grows as its root).
 
     Returns
     -------
@@ -293,29 +289,37 @@ def decay_form_checks(
     >>> from weightdecay.experiments.momentum import compare_momentum_decay
     >>> from weightdecay.report import decay_form_checks
     >>> checks = decay_form_checks(compare_momentum_decay(epochs=10),
-    ...                            accumulation_experiment(steps=3), compare_adam_decay())
+    ...                            accumulation_experiment(steps=3), compare_adam_decay(),
+    ...                            momentum_steps=10)
     >>> len(checks), all(c.holds for c in checks)
     (10, True)
     """
-    name, f64, bound = "L2 vs weight decay", "float64", 1e-12
+    name, f64, unit = "L2 vs weight decay", "float64", eps("float64")
+    # $$2\sqrt{S}\,\varepsilon$$: two roundings a step, S full-batch steps, a random walk.
+    penalty_bound = 2 * math.sqrt(momentum_steps) * unit
+    # $$\sqrt{S(n + h)}\,\varepsilon$$: S steps of an n-row sum and an h-term product.
+    acc_bound = math.sqrt(accumulation.steps * (accumulation.rows + accumulation.hidden)) * unit
+    # $$d\,\kappa(A)\,\varepsilon$$ for the ridge system Adam + L2 converges to.
+    ridge_bound = adaptive.ridge.numel() * adaptive.condition * unit
     checks = [
         ParityCheck(name, f"SGD, {row.setting}: penalty in loss vs weight_decay", f64,
-                    row.penalty_vs_coupled, bound)
+                    row.penalty_vs_coupled, penalty_bound, origin="decay_form_steps")
         for row in momentum
     ]  # fmt: skip
     checks += [
         ParityCheck(name, f"SGD, {momentum[0].setting}: SGDW vs weight_decay", f64,
-                    momentum[0].decoupled_vs_coupled, bound),
-        ParityCheck(name, "accumulation, penalty / K vs full batch", f64,
-                    accumulation.penalty_scaled, bound),
-        ParityCheck(name, "accumulation, whole penalty vs full batch with K lambda", f64,
-                    accumulation.penalty_unscaled_vs_k_lambda, bound),
+                    momentum[0].decoupled_vs_coupled, 0.0, exact=True, origin="exact"),
+        ParityCheck(name, "accumulation, penalty / A vs full batch", f64,
+                    accumulation.penalty_scaled, acc_bound, origin="accumulation"),
+        ParityCheck(name, "accumulation, whole penalty vs full batch with A lambda", f64,
+                    accumulation.penalty_unscaled_vs_k_lambda, acc_bound, origin="accumulation"),
         ParityCheck(name, "accumulation, SGD weight_decay vs full batch", f64,
-                    accumulation.optimizer_decay, bound),
+                    accumulation.optimizer_decay, acc_bound, origin="accumulation"),
         ParityCheck(name, "accumulation, AdamW vs full batch", f64,
-                    accumulation.decoupled_decay, bound),
+                    accumulation.decoupled_decay, acc_bound, origin="accumulation"),
         ParityCheck(name, "Adam + L2 vs ridge closed form (relative distance)", f64,
-                    float(adaptive.distance_to_ridge("L2")[-1]), 1e-8),
+                    float(adaptive.distance_to_ridge("L2")[-1]), ridge_bound,
+                    origin="linear_solve"),
     ]  # fmt: skip
     return checks
 
@@ -352,46 +356,54 @@ def classification_checks(
     (8, True)
     """
     name, f64 = "classifiers", "float64"
-    steps, sk = (
-        TOLERANCES["classifier_steps"][torch.float64],
-        TOLERANCES["classifier_sklearn"][torch.float64],
-    )
+
+    def check(quantity: str, value: float, tolerance: str) -> ParityCheck:
+        return ParityCheck(name, quantity, f64, value, TOLERANCES[tolerance][f64],
+                           origin=tolerance)  # fmt: skip
+
     checks = []
     for row in derived:
         kind = f"{row.task}, K={row.n_classes}"
         checks += [
-            ParityCheck(name, f"{kind}: gradient by hand vs autograd", f64, row.gradient, 1e-13),
-            ParityCheck(name, f"{kind}: Hessian by hand vs autograd", f64, row.hessian, 1e-12),
-            ParityCheck(name, f"{kind}: -(1/m) log posterior vs J + constant", f64,
-                        row.posterior, 1e-13),
-            ParityCheck(name, f"{kind}: posterior gradient vs gradient of J", f64,
-                        row.posterior_gradient, 1e-13),
+            check(f"{kind}: gradient by hand vs autograd", row.gradient, "gradient_classifier"),
+            check(f"{kind}: Hessian by hand vs autograd", row.hessian, "hessian"),
+            check(f"{kind}: -(1/m) log posterior vs J + constant", row.posterior, "posterior"),
+            check(f"{kind}: posterior gradient vs gradient of J", row.posterior_gradient,
+                  "gradient_classifier"),
         ]  # fmt: skip
-        if row.two_class_softmax is not None:
+        if row.two_class_softmax is not None and row.two_class_bound is not None:
             checks.append(
                 ParityCheck(name, f"{kind}: two-logit softmax at lambda vs logistic at lambda/2",
-                            f64, row.two_class_softmax, 1e-10)
+                            f64, row.two_class_softmax, row.two_class_bound,
+                            origin="linear_solve")
             )  # fmt: skip
     checks += [
-        ParityCheck(name, f"{run.task}, K={run.n_classes}: scratch vs torch.nn, every step "
-                    f"({len(run.step_errors)})", f64, max(run.step_errors), steps)
+        check(f"{run.task}, K={run.n_classes}: scratch vs torch.nn, every step "
+              f"({len(run.step_errors)})", max(run.step_errors), "classifier_steps")
         for run in trajectories
     ]  # fmt: skip
     for fit in parities:
         kind = f"{fit.task}, lambda={fit.lambd:g}"
+        # $$\lVert\theta_{\mathrm{sk}} - \theta^\ast\rVert \le 2\lVert\nabla J\rVert/\mu$$,
+        # as a fraction of each block's norm, never above scikit-learn's tol / lambda_min.
+        cap = SKLEARN_TOL / SKLEARN_LAMBDA_MIN
+        bound_w = min(2 * fit.bound / fit.fit.w.norm().item(), cap)
+        b = fit.fit.b - fit.fit.b.mean() if fit.fit.b.numel() > 1 else fit.fit.b
+        bound_b = min(2 * fit.bound / b.norm().item(), cap)
         checks += [
             ParityCheck(name, f"{kind}: W vs scikit-learn LogisticRegression", f64,
-                        fit.error_w, sk),
+                        fit.error_w, bound_w, origin="stopping_rule"),
             ParityCheck(name, f"{kind}: b vs scikit-learn LogisticRegression", f64,
-                        fit.error_b, sk),
+                        fit.error_b, bound_b, origin="stopping_rule"),
         ]  # fmt: skip
     return checks
 
 
 def checks_table(checks: Iterable[ParityCheck]) -> str:
-    """A Markdown table of checks: experiment, quantity, dtype, measured, bound, verdict.
+    """A Markdown table of checks: experiment, quantity, dtype, measured, bound, origin.
 
-    The experiment column is left out when every check comes from the same one.
+    The experiment column is left out when every check comes from the same one; the
+    origin names the bound's entry in `weightdecay.tolerances`.
 
     Parameters
     ----------
@@ -404,26 +416,26 @@ def checks_table(checks: Iterable[ParityCheck]) -> str:
     Examples
     --------
     >>> from weightdecay.report import ParityCheck, checks_table
-    >>> rows = [ParityCheck("demo", "relative error", "float64", 2e-16, 1e-12),
+    >>> rows = [ParityCheck("demo", "relative error", "float64", 2e-16, 1e-12, origin="final"),
     ...         ParityCheck("other", "MAPE (%)", "float32", 0.0, 0.0, exact=True)]
     >>> print(checks_table(rows))
-    | experiment | quantity | dtype | measured | bound | holds |
-    | --- | --- | --- | --- | --- | --- |
-    | demo | relative error | float64 | 2.00e-16 | < 1e-12 | yes |
-    | other | MAPE (%) | float32 | 0 | = 0 | yes |
+    | experiment | quantity | dtype | measured | bound | origin | holds |
+    | --- | --- | --- | --- | --- | --- | --- |
+    | demo | relative error | float64 | 2.00e-16 | < 1.0e-12 | final | yes |
+    | other | MAPE (%) | float32 | 0 | = 0 |  | yes |
     >>> print(checks_table(rows[:1]))
-    | quantity | dtype | measured | bound | holds |
-    | --- | --- | --- | --- | --- |
-    | relative error | float64 | 2.00e-16 | < 1e-12 | yes |
+    | quantity | dtype | measured | bound | origin | holds |
+    | --- | --- | --- | --- | --- | --- |
+    | relative error | float64 | 2.00e-16 | < 1.0e-12 | final | yes |
     """
     rows = list(checks)
     with_experiment = len({c.experiment for c in rows}) > 1
-    header = ["quantity", "dtype", "measured", "bound", "holds"]
+    header = ["quantity", "dtype", "measured", "bound", "origin", "holds"]
     if with_experiment:
         header.insert(0, "experiment")
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for c in rows:
-        cells = [c.quantity, c.dtype, format_value(c.value), c.bound]
+        cells = [c.quantity, c.dtype, format_value(c.value), c.bound, c.origin]
         cells.append("yes" if c.holds else "**NO**")
         if with_experiment:
             cells.insert(0, c.experiment)
@@ -447,10 +459,10 @@ def assert_checks(checks: Iterable[ParityCheck]) -> None:
     --------
     >>> from weightdecay.report import ParityCheck, assert_checks
     >>> assert_checks([ParityCheck("demo", "relative error", "float64", 2e-16, 1e-12)])
-    >>> assert_checks([ParityCheck("demo", "relative error", "float64", 2e-6, 1e-12)])
+    >>> assert_checks([ParityCheck("demo", "error", "float64", 2e-6, 1e-12)])
     Traceback (most recent call last):
     ...
-    AssertionError: 1 parity check(s) failed: demo / relative error / float64: 2.00e-06 not < 1e-12
+    AssertionError: 1 parity check(s) failed: demo / error / float64: 2.00e-06 not < 1.0e-12
     """
     failed = [c for c in checks if not c.holds]
     if failed:

@@ -11,7 +11,10 @@ L(cW) = L(W).$$
 Differentiating $L(cW) = L(W)$ in $c$ at $c = 1$ gives
 $\langle\nabla L(W), W\rangle = 0$; differentiating it in $W$ gives
 $c\,\nabla L(cW) = \nabla L(W)$. What SGD with decay does with such a weight is in
-`weightdecay.equilibrium`.
+`weightdecay.equilibrium`. The same holds for a normalization's gain and bias taken
+together when a positively homogeneous activation (ReLU), a linear layer without bias
+and another normalization follow them; `loss_change_under_scaling` scales several
+parameters at once to measure it.
 
 The measuring functions evaluate the model through ``torch.func.functional_call`` with
 the scaled weight and copies of the buffers, so the model itself (parameters,
@@ -21,7 +24,7 @@ gradients, BatchNorm running statistics) is left untouched.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -248,6 +251,37 @@ def scaled_loss(
     return loss, scaled
 
 
+def _names(model: nn.Module, name: str | Sequence[str]) -> tuple[str, ...]:
+    """One parameter name, or several distinct ones, each checked against `model`."""
+    names = tuple(name) if isinstance(name, (tuple, list)) else (name,)
+    if not names:
+        raise ValueError("name must name at least one parameter, got an empty sequence")
+    if len(set(names)) != len(names):
+        raise ValueError(f"name must not repeat a parameter, got {name!r}")
+    for each in names:
+        _parameter(model, each)
+    return names
+
+
+def _loss_at_scale(
+    model: nn.Module,
+    names: tuple[str, ...],
+    scale: float,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+) -> float:
+    r"""The loss with every parameter of `names` multiplied by `scale`, model untouched."""
+    params = dict(model.named_parameters())
+    state = {key: buffer.clone() for key, buffer in model.named_buffers()}
+    for name in names:
+        # $$\theta \to c\,\theta$$
+        state[name] = scale * params[name].detach()
+    with torch.no_grad():
+        loss = loss_fn(functional_call(model, state, (inputs,)), targets)
+    return loss.item()
+
+
 def _gradient(
     model: nn.Module, name: str, scale: float, inputs: Tensor, targets: Tensor, loss_fn: LossFn
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -259,7 +293,7 @@ def _gradient(
 
 def loss_change_under_scaling(
     model: nn.Module,
-    name: str,
+    name: str | Sequence[str],
     scale: float,
     inputs: Tensor,
     targets: Tensor,
@@ -267,14 +301,17 @@ def loss_change_under_scaling(
 ) -> float:
     r"""The relative change of the loss under $W \to cW$: $|L(cW) - L(W)|\,/\,|L(W)|$.
 
-    Zero up to rounding for a scale-invariant weight with $\epsilon = 0$.
+    Zero up to rounding for a scale-invariant weight with $\epsilon = 0$. Several
+    parameters can be scaled together: a normalization's gain and bias $(\gamma, \beta)$
+    are jointly scale-invariant when a positively homogeneous activation (ReLU), a
+    linear layer without bias and another normalization follow them.
 
     Parameters
     ----------
     model : nn.Module
         The model, in the mode to measure (training or evaluation).
-    name : str
-        The parameter $W$.
+    name : str or sequence of str
+        The parameter $W$, or several distinct parameters all multiplied by $c$.
     scale : float
         $c > 0$.
     inputs, targets : Tensor
@@ -289,7 +326,8 @@ def loss_change_under_scaling(
     Raises
     ------
     TypeError, ValueError
-        As `scaled_loss`; ``ValueError`` also if $L(W) = 0$.
+        As `scaled_loss`; ``ValueError`` also if $L(W) = 0$, or if `name` is an empty
+        sequence or repeats a parameter.
 
     Examples
     --------
@@ -314,13 +352,31 @@ def loss_change_under_scaling(
     >>> abs(loss_change_under_scaling(model, "2.weight", 5.0, x, y)
     ...     - abs(after - before) / before) < 1e-14
     True
+
+    The first normalization's gain and bias, followed by ReLU, a linear layer without
+    bias and a second normalization, are invariant together but not apart:
+
+    >>> from weightdecay.models.normalized import NEGLIGIBLE_EPS, NormalizedClassifier
+    >>> model = NormalizedClassifier(seed=0, eps=NEGLIGIBLE_EPS)
+    >>> with torch.no_grad():
+    ...     _ = model[1].bias.normal_(generator=torch.Generator().manual_seed(1))
+    >>> x, y = torch.randn(32, 4, dtype=torch.float64), torch.arange(32) % 4
+    >>> loss_change_under_scaling(model, ("1.weight", "1.bias"), 3.0, x, y) < 1e-14
+    True
+    >>> loss_change_under_scaling(model, "1.weight", 3.0, x, y) > 1e-3
+    True
     """
-    base, _ = scaled_loss(model, name, 1.0, inputs, targets, loss_fn)
-    scaled, _ = scaled_loss(model, name, scale, inputs, targets, loss_fn)
-    if base.item() == 0:
+    names = _names(model, name)
+    c = check_positive("scale", scale)
+    for label, tensor in (("inputs", inputs), ("targets", targets)):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{label} must be a torch.Tensor, got {type(tensor).__name__}")
+    base = _loss_at_scale(model, names, 1.0, inputs, targets, loss_fn)
+    scaled = _loss_at_scale(model, names, c, inputs, targets, loss_fn)
+    if base == 0:
         raise ValueError("the loss L(W) must be nonzero for a relative change, got 0.0")
     # $$\frac{|L(cW) - L(W)|}{|L(W)|}$$
-    return abs(scaled.item() - base.item()) / abs(base.item())
+    return abs(scaled - base) / abs(base)
 
 
 def weight_gradient_cosine(

@@ -1,4 +1,4 @@
-r"""What a run of `weightdecay.cost` measured: ratios, the issue's targets, and tables.
+r"""What a run of `weightdecay.cost` measured: ratios, the cost targets, and tables.
 
 Each decayed form is compared with the undecayed form of its family (`Form.baseline`):
 the SGD forms with plain SGD, the AdamW forms with AdamW at $\lambda = 0$. A ratio is
@@ -8,7 +8,7 @@ of both (seeded).
 The targets:
 
 1. *Penalty in the loss against optimizer decay*, at $10^7$ and $10^8$ parameters:
-   reported, with no bound (the issue names none).
+   reported, with no bound (none is set).
 2. *This package's optimizers no slower than torch's*: the median ratio ours / torch's
    at most 1, or its interval reaching 1 (no difference the run can resolve).
 3. *The decay update at least 70% of the copy's bandwidth*, at $10^8$ entries or more.
@@ -251,7 +251,7 @@ def ratios(results: Sequence[StepTiming]) -> list[Ratio]:
 
 @dataclass(frozen=True)
 class Target:
-    """One target of the issue, at one place, with what was measured.
+    """One cost target, at one place, with what was measured.
 
     Attributes
     ----------
@@ -387,7 +387,7 @@ def _memory_targets(results: Sequence[StepTiming]) -> list[Target]:
 
 
 def targets(results: Sequence[StepTiming], bandwidths: Sequence[Bandwidth]) -> list[Target]:
-    """Every target of the issue, judged on one run.
+    """Every cost target, judged on one run.
 
     Parameters
     ----------

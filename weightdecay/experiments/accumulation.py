@@ -48,6 +48,12 @@ class AccumulationResult:
         ``SGD(weight_decay)`` with accumulation against the full batch.
     decoupled_decay : float
         AdamW with accumulation against the full batch.
+    rows : int
+        Examples in the full batch.
+    hidden : int
+        Width of the network's hidden layers.
+    steps : int
+        Optimizer steps of every run.
     """
 
     micro_batches: int
@@ -56,6 +62,9 @@ class AccumulationResult:
     penalty_unscaled_vs_k_lambda: float
     optimizer_decay: float
     decoupled_decay: float
+    rows: int
+    hidden: int
+    steps: int
 
 
 def accumulation_experiment(
@@ -143,4 +152,7 @@ def accumulation_experiment(
             train("adamw", lam, 0.0, split=True, scale=True),
             train("adamw", lam, 0.0, split=False, scale=True),
         ),
+        rows=data.n,
+        hidden=next(template.parameters()).shape[0],  # first weight: (hidden, inputs)
+        steps=n_steps,
     )

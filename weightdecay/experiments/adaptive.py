@@ -76,6 +76,12 @@ class AdaptiveComparison:
         $\lambda/(\sqrt{\hat v_i} + \epsilon)$ for L2, $\lambda$ for AdamW.
     lr, weight_decay : float
         Peak learning rate and $\lambda$.
+    condition : float
+        $\kappa(H)$, the 2-norm condition number of the ridge system
+        $H = \frac{2}{n}X^\top X + \lambda I$ whose solution is `ridge`.
+    scaled_condition : float
+        $\kappa(SHS)$ with $S = \operatorname{diag}(H)^{-1/2}$: what is left of $\kappa(H)$
+        once the rows and columns are scaled to a unit diagonal.
     """
 
     ridge: Tensor
@@ -83,6 +89,8 @@ class AdaptiveComparison:
     shrinkage: dict[str, Tensor]
     lr: float
     weight_decay: float
+    condition: float
+    scaled_condition: float
 
     def final(self, form: str) -> Tensor:
         """The last weights of a form."""
@@ -93,6 +101,16 @@ class AdaptiveComparison:
         distance: Tensor = (self.trajectories[form] - self.ridge).norm(dim=1)
         relative: Tensor = distance / self.ridge.norm()
         return relative
+
+    def settled_step(self, form: str, bound: float) -> int | None:
+        """The first step (counted from 1) from which the distance to ridge stays below `bound`.
+
+        None if the last step is not below it.
+        """
+        above = (self.distance_to_ridge(form) >= bound).nonzero()
+        steps = self.trajectories[form].shape[0]
+        settled = 1 if len(above) == 0 else int(above[-1]) + 2
+        return settled if settled <= steps else None
 
 
 def compare_adam_decay(
@@ -122,6 +140,8 @@ def compare_adam_decay(
     >>> l2, decoupled = (float(result.distance_to_ridge(f)[-1]) for f in ("L2", "decoupled"))
     >>> l2 < decoupled
     True
+    >>> result.settled_step("decoupled", 1e-3) is None
+    True
     """
     eta = check_positive("lr", lr)
     lam = check_positive("weight_decay", weight_decay)
@@ -129,9 +149,8 @@ def compare_adam_decay(
     x, y, _ = scaled_regression(seed=seed)
     n, d = x.shape
     # MSE + lambda/2 ||w||^2 is minimized where (2/n) X^T (X w - y) + lambda w = 0.
-    ridge = torch.linalg.solve(
-        2 / n * x.T @ x + lam * torch.eye(d, dtype=x.dtype), 2 / n * x.T @ y
-    )
+    system = 2 / n * x.T @ x + lam * torch.eye(d, dtype=x.dtype)
+    ridge = torch.linalg.solve(system, 2 / n * x.T @ y)
     trajectories, shrinkage = {}, {}
     for form in ("L2", "decoupled"):
         w = torch.zeros(d, dtype=torch.float64, requires_grad=True)
@@ -150,4 +169,9 @@ def compare_adam_decay(
         # $$\sqrt{\hat v} + \epsilon$$, Adam's own denominator at the last step
         denominator = state["exp_avg_sq"].sqrt() / (1 - beta2**step) ** 0.5 + eps
         shrinkage[form] = lam / denominator if form == "L2" else torch.full((d,), lam)
-    return AdaptiveComparison(ridge, trajectories, shrinkage, eta, lam)
+    condition = float(torch.linalg.cond(system))
+    scale = system.diagonal().rsqrt()
+    scaled_condition = float(torch.linalg.cond(scale[:, None] * system * scale[None, :]))
+    return AdaptiveComparison(
+        ridge, trajectories, shrinkage, eta, lam, condition, scaled_condition
+    )

@@ -155,10 +155,12 @@ class SklearnParity:
         after subtracting their means (only differences between them are identified).
     sklearn_gradient : float
         The largest entry of our $\nabla J$ at scikit-learn's solution.
+    mu : float
+        $\mu$, the smallest eigenvalue of $H + uu^\top$ at our optimum ($u$ the
+        direction of the intercepts moving together, `weightdecay.logistic.gauge_direction`).
     bound : float
-        $\lVert\nabla J(\theta_{\mathrm{sk}})\rVert / \mu$, with $\mu$ the smallest
-        eigenvalue of $H + uu^\top$ at our optimum: to first order, no point with that
-        gradient is farther from the optimum than this.
+        $\lVert\nabla J(\theta_{\mathrm{sk}})\rVert / \mu$: to first order, no point
+        with that gradient is farther from the optimum than this.
     distance : float
         $\lVert\theta_{\mathrm{sk}} - \theta^\ast\rVert$ (intercepts centred for $K \ge 3$).
     """
@@ -171,6 +173,7 @@ class SklearnParity:
     error_w: float
     error_b: float
     sklearn_gradient: float
+    mu: float
     bound: float
     distance: float
 
@@ -239,6 +242,7 @@ def sklearn_parity(task: PlanarTask, lambd: float, *, tol: float = 1e-14) -> Skl
         error_w=relative_error(coef, fit.w),
         error_b=relative_error(_centred(intercept), _centred(fit.b)),
         sklearn_gradient=g.abs().max().item(),
+        mu=mu,
         # $$\lVert\theta_{\mathrm{sk}} - \theta^\ast\rVert
         #   \lesssim \lVert\nabla J(\theta_{\mathrm{sk}})\rVert / \mu$$
         bound=g.norm().item() / mu,
@@ -369,6 +373,12 @@ class Identities:
     two_class_softmax : float or None
         For two classes: the optimum of a two-logit softmax at $\lambda$, as
         $w_1 - w_0$ and $b_1 - b_0$, against logistic regression's at $\lambda/2$.
+    two_class_bound : float or None
+        Its rounding bound, $(d + 1)\,\kappa(H)\,\varepsilon$ with $H$ the Hessian of
+        the one-logit objective at its optimum and $d + 1$ its parameters: each optimum
+        is where the computed gradient vanishes, and the last Newton step is a linear
+        solve with $H$, which turns rounding of relative size $(d + 1)\varepsilon$ into
+        at most $\kappa(H)$ times as much in the solution.
     """
 
     task: str
@@ -378,6 +388,7 @@ class Identities:
     posterior: float
     posterior_gradient: float
     two_class_softmax: float | None
+    two_class_bound: float | None
 
 
 def identities(task: PlanarTask, lambd: float = 0.01, *, seed: int = 0) -> Identities:
@@ -400,7 +411,7 @@ def identities(task: PlanarTask, lambd: float = 0.01, *, seed: int = 0) -> Ident
     >>> from weightdecay.experiments.classification import identities
     >>> from weightdecay.planar import make_task
     >>> result = identities(make_task("moons", degree=2))
-    >>> result.gradient < 1e-13, result.two_class_softmax < 1e-10
+    >>> result.gradient < 1e-13, result.two_class_softmax < result.two_class_bound
     (True, True)
     """
     lam = check_positive("lambd", lambd)
@@ -426,13 +437,17 @@ def identities(task: PlanarTask, lambd: float = 0.01, *, seed: int = 0) -> Ident
     with torch.no_grad():
         # $$-\tfrac{1}{m}\log p(W, b \mid X, y) = J + \tfrac{D}{2m}\log(2\pi\tau)$$
         j_plus_c = objective(x, y, w, b, lam) + log_prior_constant(w.numel(), lam, m)
-    two_class = None
+    two_class, two_class_bound = None, None
     if task.n_classes == 2:
         pair = fit_logistic(x, y, 2, lam, softmax=True)
         single = fit_logistic(x, y, 2, lam / 2)
         # $$w = w_1 - w_0, \quad b = b_1 - b_0$$ at $\lambda$ against logistic at $\lambda/2$
         difference = [pair.w[:, 1:] - pair.w[:, :1], pair.b[1:] - pair.b[:1]]
         two_class = relative_error(difference, [single.w, single.b])
+        eigenvalues = torch.linalg.eigvalsh(hessian(x, y, single.w, single.b, lam / 2))
+        # $$(d + 1)\,\kappa(H)\,\varepsilon, \quad \kappa(H) = h_{\max}/h_{\min}$$
+        kappa = (eigenvalues[-1] / eigenvalues[0]).item()
+        two_class_bound = (d + 1) * kappa * torch.finfo(x.dtype).eps
     return Identities(
         task=task.name,
         n_classes=task.n_classes,
@@ -441,4 +456,5 @@ def identities(task: PlanarTask, lambd: float = 0.01, *, seed: int = 0) -> Ident
         posterior=relative_error(posterior.detach(), j_plus_c),
         posterior_gradient=relative_error([w.grad, b.grad], by_hand),
         two_class_softmax=two_class,
+        two_class_bound=two_class_bound,
     )

@@ -31,6 +31,7 @@ from weightdecay.seeding import derive_seed, torch_generator
 
 __all__ = [
     "INVARIANCE_SCALES",
+    "ROUNDING_BOUND",
     "Blobs",
     "EpsilonDeviation",
     "InvarianceFigures",
@@ -41,6 +42,28 @@ __all__ = [
 
 INVARIANCE_SCALES = (0.01, 0.5, 2.0, 100.0)
 """The factors $c$ of the rescaling checks."""
+
+ROUNDING_BOUND = 1e-13
+r"""The bound of the rounding-level checks on normalization layers, about $450\varepsilon$.
+
+$\varepsilon = 2^{-52}$, float64's machine epsilon. Each quantity held to it comes out
+of a pass or two over the 256 rows of a batch or the at most 1024 entries of a weight:
+about $n = 2^{11}$ roundings. Rounding errors of random sign add like a random walk, to
+about $\sqrt n\,\varepsilon$, and the bound is ten times that:
+$10\sqrt{2^{11}}\,\varepsilon \approx 1.0\times 10^{-13}$ (a probabilistic bound that
+fails with a probability below $2e^{-50}$; Higham and Mary, 2019). Every rounding going
+the same way, the worst case, would give $n\varepsilon \approx 4.5\times 10^{-13}$. For a
+training run of $S$ steps of $n$ roundings the random walk is $\sqrt{Sn}\,\varepsilon$:
+the same bound covers 300 steps of about 700 roundings.
+
+Examples
+--------
+>>> import math
+>>> from weightdecay.experiments.invariance import ROUNDING_BOUND
+>>> eps = 2.0**-52
+>>> ROUNDING_BOUND <= 10 * math.sqrt(2**11) * eps, ROUNDING_BOUND <= math.sqrt(300 * 700) * eps
+(True, True)
+"""
 
 
 @dataclass(frozen=True)

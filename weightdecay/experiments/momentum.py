@@ -146,7 +146,7 @@ class DecayRate:
     coupled : float
         Measured rate $-\log(\theta_{t}/\theta_{t-1})$ at the last step, coupled decay.
     decoupled : float
-        The same for SGDW (exactly $-\log(1 - \eta\lambda)$).
+        The same for SGDW: $-\log(1 - \eta\lambda)$, up to rounding.
     predicted : float
         The coupled rate from the recurrence's dominant root.
     """

@@ -1,10 +1,13 @@
 r"""What excluding biases and normalization parameters from decay changes.
 
-A LayerNorm's gain $\gamma$ multiplies a normalized activation; decaying it pulls
+A LayerNorm's gain $\gamma$ multiplies a normalized activation; in the network here,
+where the LayerNorm is the last normalization before the head, decaying it pulls
 $\gamma$ towards 0, that is, towards switching the layer's output off, rather than
-towards the identity ($\gamma = 1$). The experiment trains one small network with
-LayerNorm twice with AdamW: decay on every parameter, and decay only where
-`weightdecay.optim.decay_groups` puts it.
+towards the identity ($\gamma = 1$). (A gain and bias followed by ReLU, a linear layer
+without bias and another normalization are instead scale-invariant together, see
+`weightdecay.scale_invariance.loss_change_under_scaling`.) The experiment trains one
+small network with LayerNorm twice with AdamW: decay on every parameter, and decay only
+where `weightdecay.optim.decay_groups` puts it.
 """
 
 from __future__ import annotations

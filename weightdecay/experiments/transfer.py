@@ -40,6 +40,18 @@ class TransferGrid:
         Validation MSE with decay to $\theta_0$, same shape.
     noise_mse : float
         The noise variance: the best any model can reach.
+    limit_to_zero : Tensor
+        Validation MSE of the $\lambda \to \infty$ limit of decay to zero, the constant
+        $\bar y_B$, shape (len(sizes),).
+    limit_to_prior : Tensor
+        Validation MSE of the $\lambda \to \infty$ limit of decay to $\theta_0$: the
+        weights $\theta_0$ with the intercept refitted on the task-B rows, shape (len(sizes),).
+    shift_sq : float
+        $\lVert\delta\rVert^2 = \lVert w_B - w_A\rVert^2$.
+    target_var : float
+        $\lVert w_B\rVert^2$ plus the noise variance: the variance of a task-B target.
+    n_valid : int
+        Task-B validation rows.
     """
 
     sizes: list[int]
@@ -47,6 +59,11 @@ class TransferGrid:
     to_zero: Tensor
     to_prior: Tensor
     noise_mse: float
+    limit_to_zero: Tensor
+    limit_to_prior: Tensor
+    shift_sq: float
+    target_var: float
+    n_valid: int
 
 
 def transfer_grid(
@@ -96,16 +113,33 @@ def transfer_grid(
         x = torch.randn(n, d, generator=gen, dtype=torch.float64)
         return x, x @ w + 0.5 + noise * torch.randn(n, 1, generator=gen, dtype=torch.float64)
 
+    n_valid = 2000
     x_a, y_a = sample(w_a, 2000)
     theta_0, _ = ridge_closed_form(x_a, y_a, 1e-6)
-    x_val, y_val = sample(w_b, 2000)
+    x_val, y_val = sample(w_b, n_valid)
     grid = [float(v) for v in torch.logspace(-4, 2, 13)] if lambdas is None else list(lambdas)
     to_zero = torch.empty(len(sizes), len(grid), dtype=torch.float64)
     to_prior = torch.empty_like(to_zero)
+    limit_to_zero = torch.empty(len(sizes), dtype=torch.float64)
+    limit_to_prior = torch.empty_like(limit_to_zero)
     for i, n in enumerate(sizes):
         x_b, y_b = sample(w_b, check_count("sizes[i]", n, minimum=2))
         for j, lam in enumerate(grid):
             for table, centre in ((to_zero, None), (to_prior, theta_0)):
                 w, b = ridge_closed_form(x_b, y_b, lam, centre=centre)
                 table[i, j] = (x_val @ w + b - y_val).pow(2).mean()
-    return TransferGrid(list(sizes), grid, to_zero, to_prior, noise**2)
+        # $$\lambda \to \infty:\ W \to W_0,\ b \to \overline{y - x^\top W_0}$$
+        limit_to_zero[i] = (y_b.mean() - y_val).pow(2).mean()
+        limit_to_prior[i] = (x_val @ theta_0 + (y_b - x_b @ theta_0).mean() - y_val).pow(2).mean()
+    return TransferGrid(
+        list(sizes),
+        grid,
+        to_zero,
+        to_prior,
+        noise**2,
+        limit_to_zero,
+        limit_to_prior,
+        float((w_b - w_a).pow(2).sum()),
+        float(w_b.pow(2).sum()) + noise**2,
+        n_valid,
+    )
