@@ -13,7 +13,7 @@ NODE_STAMP := node_modules/.installed
 EXTRAS := test,docs
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help install lint typecheck test docs serve bench bench-docs clean lock
+.PHONY: help install lint typecheck test notebooks docs serve bench bench-docs clean lock
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,17 +42,21 @@ typecheck: install ## mypy (strict) on the package and the tests
 test: lint typecheck ## The one gate: lint, types, then every test and doctest (builds the site once)
 	$(BIN)/python -m pytest
 
-docs: install ## Execute every page (in parallel) against the package and build site/ (strict)
+notebooks: install ## Execute every page afresh (in parallel, timed cells alone) into build/executed
+	$(BIN)/python docs/execute.py
+
+docs: notebooks ## Execute every page afresh (make notebooks), then render site/ (strict)
 	$(BIN)/mkdocs build --strict
 
-serve: install ## Serve the site with live reload; edits to docs/ or weightdecay/ rebuild it
+serve: install ## Serve with live reload; each (re)build executes only the pages whose inputs changed
+	$(BIN)/python docs/execute.py --cached
 	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
 
 bench: install ## Optimizer steps against torch.optim; the cost of each form of decay, 1e3 to 1e8 parameters
 	$(BIN)/python benchmarks/optimizer_step.py
 	$(BIN)/python benchmarks/decay_cost.py
 
-bench-docs: install ## Build the site twice, pages one after another and in parallel; compare
+bench-docs: install ## Execute the pages twice, one after another and in parallel; render; compare
 	$(BIN)/python benchmarks/docs_build.py
 
 lock: ## Re-resolve the newest allowed Python versions into constraints.txt (needs the registry)

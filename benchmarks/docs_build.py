@@ -1,12 +1,13 @@
 """Time the site build: every page executed one after another, against the parallel build.
 
-Runs ``mkdocs build`` twice in this one command, on the same pages and the same
-machine: first with ``DOCS_JOBS=1`` (each page alone in its kernel, with every core:
-the sequential build), then with the default (as many kernels as usable cores; the cells
-that time things run alone at the end). Each build's log gives the time of the page
-execution phase and of the rendering that follows. The report compares the two and
-the ideal parallel time, the larger of (sum of the sequential page times) / cores and
-the longest sequential page.
+Builds the site twice in this one command, as ``make docs`` does (``docs/execute.py``
+executes every page afresh, then ``mkdocs build`` renders them), on the same pages and
+the same machine: first with ``DOCS_JOBS=1`` (each page alone in its kernel, with every
+core: the sequential build), then with the default (as many kernels as usable cores;
+the timed cells run alone at the end). The execution command's log gives the page times
+and its two phases; the rendering is the time of the ``mkdocs build`` that follows. The
+report compares the two builds and the ideal parallel time, the larger of (sum of the
+sequential page times) / cores and the longest sequential page.
 
     python benchmarks/docs_build.py
 """
@@ -24,12 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MKDOCS = Path(sys.executable).parent / "mkdocs"
+EXECUTE = ROOT / "docs" / "execute.py"
 PAGE = re.compile(r"executed (\S+\.py) in (\d+\.\d) s")
-PHASES = re.compile(
-    r"notebook pages: execution (\d+\.\d) s, then rendering of the whole site (\d+\.\d) s"
-)
 SPLIT = re.compile(
-    r"the parallel phase .*? in (\d+\.\d) s, then the timed cells of .*? in (\d+\.\d) s"
+    r"executed \d+ pages? in (\d+\.\d) s: the parallel phase .*? in (\d+\.\d) s, "
+    r"then the timed cells of .*? in (\d+\.\d) s"
 )
 
 
@@ -47,8 +47,20 @@ class Build:
 
     @property
     def execution_and_render(self) -> float:
-        """The page execution phase plus the rendering of the site."""
+        """The page execution plus the rendering of the site."""
         return self.execution + self.rendering
+
+
+def _run(command: list[str], env: dict[str, str], what: str) -> tuple[str, float]:
+    """Run `command` from the project's root; its output and wall time. Exit if it fails."""
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    wall = time.perf_counter() - start
+    log = result.stdout + result.stderr
+    if result.returncode != 0:
+        sys.exit(f"{what} failed:\n{log[-4000:]}")
+    return log, wall
 
 
 def build(jobs: str) -> Build:
@@ -60,36 +72,33 @@ def build(jobs: str) -> Build:
     label = f"DOCS_JOBS={jobs}" if jobs else "default jobs"
     print(f"building the site ({label}) ...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        env["DOCS_EXECUTED_DIR"] = str(Path(tmp) / "executed")
-        start = time.perf_counter()
-        result = subprocess.run(
+        executed = str(Path(tmp) / "executed")
+        log, execution_wall = _run(
+            [sys.executable, str(EXECUTE), "--out", executed,
+             "--cache-dir", str(Path(tmp) / "cache")],
+            env,
+            f"the execution with {label}",
+        )  # fmt: skip
+        env["DOCS_EXECUTED_DIR"] = executed
+        _, rendering = _run(
             [str(MKDOCS), "build", "--strict", "-d", str(Path(tmp) / "site")],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+            env,
+            f"the rendering after the execution with {label}",
         )
-        wall = time.perf_counter() - start
-    log = result.stdout + result.stderr
-    if result.returncode != 0:
-        sys.exit(f"the build with {label} failed:\n{log[-4000:]}")
-    phases = PHASES.search(log)
-    if phases is None:
-        sys.exit(f"no phase summary in the log of the build with {label}")
     split = SPLIT.search(log)
     if split is None:
-        sys.exit(f"no summary of the execution phases in the log of the build with {label}")
+        sys.exit(f"no summary of the execution phases in the log of the run with {label}")
     pages = {name: float(seconds) for name, seconds in PAGE.findall(log)}
+    wall = execution_wall + rendering
     print(f"  done in {wall:.1f} s", file=sys.stderr, flush=True)
     return Build(
         jobs or "default",
-        float(phases[1]),
-        float(phases[2]),
+        float(split[1]),
+        rendering,
         wall,
         pages,
-        float(split[1]),
         float(split[2]),
+        float(split[3]),
     )
 
 
@@ -111,7 +120,7 @@ def main() -> None:
             f"{run.jobs:>8s}: execution {run.execution:6.1f} s (parallel phase "
             f"{run.parallel_phase:.1f} s, timed cells alone {run.timed_alone:.1f} s) + rendering "
             f"{run.rendering:5.1f} s = {run.execution_and_render:6.1f} s "
-            f"(whole command {run.wall:.1f} s)"
+            f"(both commands {run.wall:.1f} s)"
         )
     print(
         f"ideal: max({total:.1f} s / {cores}, {longest:.1f} s for {longest_page}) "

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
+from benchmarks.stats import bootstrap_ratio
 from weightdecay.optim import SGD, Adam, AdamW
 
 CONFIGS: dict[str, tuple[Callable[..., torch.optim.Optimizer], Callable[..., Any], dict[str, Any]]]
@@ -68,17 +68,6 @@ def _time_step(optimizer: torch.optim.Optimizer) -> float:
     return time.perf_counter() - start
 
 
-def _bootstrap_ratio(ours: list[float], theirs: list[float], seed: int = 0) -> tuple[float, float]:
-    """95% interval of median(ours) / median(theirs), resampling both (seeded)."""
-    rng = np.random.default_rng(seed)
-    a, b = np.asarray(ours), np.asarray(theirs)
-    ratios = [
-        np.median(rng.choice(a, a.size)) / np.median(rng.choice(b, b.size)) for _ in range(2000)
-    ]
-    low, high = np.quantile(ratios, [0.025, 0.975])
-    return float(low), float(high)
-
-
 def measure(config: str, size: int, repeats: int, warmup: int = 2) -> Timing:
     """Interleave steps of ours and torch's on identical copies of one model.
 
@@ -102,7 +91,7 @@ def measure(config: str, size: int, repeats: int, warmup: int = 2) -> Timing:
             for optimizer, sink in pair if rep % 2 == 0 else pair[::-1]:
                 sink.append(_time_step(optimizer))
         del pair
-    low, high = _bootstrap_ratio(ours, theirs)
+    low, high = bootstrap_ratio(ours, theirs)
     m_ours, m_torch = statistics.median(ours), statistics.median(theirs)
     return Timing(config, size, m_ours, m_torch, m_ours / m_torch, low, high)
 

@@ -68,105 +68,162 @@
 # probability. Only differences of intercepts are identified, and the comparisons below
 # centre them.
 #
-# Both formulas are checked against autograd on the two tasks of this page: the moons
-# (two classes) and three overlapping Gaussian clusters, each with 60 training points and
-# 4000 test points, the 2-D points expanded into their 27 monomials of degree at most 6,
-# standardized (`weightdecay.planar`).
+# ## The data
+#
+# Two tasks in the plane: the moons (two classes) and three overlapping Gaussian
+# clusters, each with a small training set, to overfit, and a large test set, to
+# measure accuracy and calibration. `make_task` expands the 2-D points into their
+# monomials of degree at most 6 and standardizes them with the training set's mean and
+# standard deviation; the cell prints the sizes.
 
 # %%
-import inspect
+import functools
 import itertools
 import math
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 from IPython.display import Markdown
+from sklearn.linear_model import LogisticRegression
 
-from weightdecay.experiments.classification import (
-    calibration_sweep,
-    identities,
-    log_grid,
-    sklearn_parity,
-    trajectory_parity,
+from weightdecay import (
+    ScratchLogisticRegression,
+    TorchLogisticRegression,
+    cross_entropy,
+    fit_logistic,
+    logistic_c,
+    relative_error,
 )
-from weightdecay.logistic import fit_logistic, logistic_c
-from weightdecay.models.logistic import class_probabilities
+from weightdecay.calibration import reliability
+from weightdecay.categorical import scaled_negative_log_posterior
+from weightdecay.claims import check
+from weightdecay.logistic import smallest_curvature
 from weightdecay.planar import make_task
-from weightdecay.prior import prior_variance
-from weightdecay.report import TOLERANCES, assert_checks, checks_table, classification_checks
+from weightdecay.tolerances import TOLERANCES
 
-tasks = {name: make_task(name, seed=0) for name in ("moons", "blobs")}
-# The sizes the prose states: 60 training and 4000 test points, 27 monomials.
-assert all(t.x_train.shape == (60, 27) and t.x_test.shape == (4000, 27) for t in tasks.values())
-lambd = 0.01
-derived = [identities(task, lambd) for task in tasks.values()]
-identity_checks = classification_checks([], [], derived)
-assert_checks(identity_checks)
-eps = torch.finfo(torch.float64).eps
-(two_logit,) = [row for row in derived if row.two_class_softmax is not None]
-# Bound: (d + 1) kappa(H) eps, the rounding of an optimum found by Newton's method (its
-# last step solves a system with the Hessian H of the one-logit objective, d + 1 unknowns).
-softmax_error, softmax_bound = two_logit.two_class_softmax, two_logit.two_class_bound
-assert softmax_error is not None and softmax_bound is not None
-assert softmax_error < softmax_bound
-print(
-    f"two-logit softmax vs logistic at lambda/2: {softmax_error:.2e}, "
-    f"bound (d + 1) kappa(H) eps = {softmax_bound:.2e}"
-)
-Markdown(checks_table(identity_checks))
+eps = torch.finfo(torch.float64).eps  # machine epsilon: every computation here is float64
+tasks = {
+    name: make_task(name, n_train=60, n_test=4000, degree=6, seed=0) for name in ("moons", "blobs")
+}
+for name, task in tasks.items():
+    print(f"{name}: K = {task.n_classes}, training features {tuple(task.x_train.shape)}, "
+          f"test features {tuple(task.x_test.shape)}")  # fmt: skip
 
 # %% [markdown]
-# The first two rows of each task are the derivations above, at a seeded random point
-# with $\lambda = 0.01$; the posterior rows are explained [below](#the-bayesian-reading).
-# The last moons row is a trap described in the next section.
+# ## The derivations, against autograd
 #
+# At a seeded random point $(W, b)$ and $\lambda = 0.01$, on each task's training set:
+# the hand-derived gradient (`weightdecay.cross_entropy.gradient`) against autograd of
+# $J$, and the hand-derived Hessian against `torch.autograd.functional.hessian`. Hand
+# and autograd sum the rows in different orders, so each bound counts one pass of
+# rounded sums over the rows (for the Hessian, of products of a few rounded factors per
+# class). The posterior lines are explained [below](#the-bayesian-reading), and every
+# parity line of the page is collected in the table at its end.
+
+
+# %%
+def derivations_vs_autograd(task, lam, seed=0):
+    """The page's derivations at a seeded random point (W, b), each against its oracle."""
+    x, y = task.x_train, task.y_train
+    m, d = x.shape
+    k = 1 if task.n_classes == 2 else task.n_classes  # logits: one for two classes
+    kind = f"{task.name}, K={task.n_classes}"
+    generator = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, k, dtype=torch.float64, generator=generator).requires_grad_()
+    b = torch.randn(k, dtype=torch.float64, generator=generator).requires_grad_()
+    cross_entropy.objective(x, y, w, b, lam).backward()
+    by_hand = cross_entropy.gradient(x, y, w.detach(), b.detach(), lam)
+    theta = torch.cat([w.detach(), b.detach().unsqueeze(0)])  # Θ = [W; bᵀ]
+    autograd_hessian = torch.autograd.functional.hessian(
+        lambda t: cross_entropy.objective(x, y, t[:d], t[d], lam), theta
+    )
+    h = cross_entropy.hessian(x, y, w.detach(), b.detach(), lam)
+    # The posterior with τ = 1/(mλ): -(1/m) log p(W, b | X, y) = J + (dk/2m) log(2πτ).
+    tau = 1 / (m * lam)
+    w_post, b_post = w.detach().requires_grad_(), b.detach().requires_grad_()
+    posterior = scaled_negative_log_posterior(x, y, w_post, b_post, lam)
+    posterior.backward()
+    constant = w.numel() / (2 * m) * math.log(2 * math.pi * tau)
+    j_plus_constant = cross_entropy.objective(x, y, w.detach(), b.detach(), lam) + constant
+    return [
+        check(f"{kind}: gradient by hand vs autograd", relative_error(by_hand, [w.grad, b.grad]),
+              below=TOLERANCES["gradient_classifier"], dtype=torch.float64),
+        check(f"{kind}: Hessian by hand vs autograd",
+              relative_error(h, autograd_hessian.reshape(h.shape)), below=TOLERANCES["hessian"],
+              dtype=torch.float64),
+        check(f"{kind}: -(1/m) log posterior vs J + constant",
+              relative_error(posterior.detach(), j_plus_constant), below=TOLERANCES["posterior"],
+              dtype=torch.float64),
+        check(f"{kind}: posterior gradient vs gradient of J",
+              relative_error([w_post.grad, b_post.grad], by_hand),
+              below=TOLERANCES["gradient_classifier"], dtype=torch.float64),
+    ]  # fmt: skip
+
+
+lambd = 0.01
+parity_claims = []  # the parity claims of the page, for the table at its end
+for task in tasks.values():
+    parity_claims += derivations_vs_autograd(task, lambd)
+for claim in parity_claims:
+    print(claim)
+
+# %% [markdown]
 # ## Where it ends up: Newton's method, and scikit-learn's C
 #
 # $J$ has no closed-form minimizer, but with its gradient and Hessian Newton's method
 # $\Theta \leftarrow \Theta - H^{-1}\nabla J$ (`weightdecay.logistic.fit_logistic`, with
 # a backtracking line search) converges quadratically: once it is close, each step
 # roughly doubles the number of correct digits. The table follows it on the three-class
-# task.
+# task. The optimum at each $\lambda$ is computed once and shared by the sections below.
+
 
 # %%
-fit = fit_logistic(tasks["blobs"].x_train, tasks["blobs"].y_train, 3, lambd)
-rows = ["| iteration | J | largest entry of the gradient |", "| --- | --- | --- |"]
-rows += [
-    f"| {i} | {value:.15f} | {gmax:.2e} |"
-    for i, (value, gmax) in enumerate(zip(fit.objective, fit.gradient_max, strict=True))
-]
-assert all(later <= earlier for earlier, later in itertools.pairwise(fit.objective))
+@functools.cache
+def optimum(name, lam):
+    """Newton's minimizer of J on a task's training set, at decay `lam`."""
+    task = tasks[name]
+    return fit_logistic(task.x_train, task.y_train, task.n_classes, lam)
+
+
+fit = optimum("blobs", lambd)
+x, y = tasks["blobs"].x_train, tasks["blobs"].y_train
+m = x.shape[0]
+newton = pd.DataFrame({"iteration": range(fit.n_iter + 1), "J": fit.objective,
+                       "largest entry of the gradient": fit.gradient_max})  # fmt: skip
+print(check("Newton: largest change of J over a step", newton["J"].diff().max(), at_most=0.0,
+            origin="the prose: J never increases"))  # fmt: skip
 # The rounding level of the gradient at the optimum: each entry is a sum over the m rows
-# of |x_ij| |p_ik - t_ik| / m (plus lambda |w_jk|), which float64 rounds by at most
-# m eps times the sum of the magnitudes; twice that allows for the last step's gradient
-# and the new one's.
-x_b, y_b = tasks["blobs"].x_train, tasks["blobs"].y_train
-m_b = x_b.shape[0]
-residual = (class_probabilities(x_b @ fit.w + fit.b) - torch.nn.functional.one_hot(y_b, 3)).abs()
-magnitude = max(
-    (x_b.abs().T @ residual / m_b + lambd * fit.w.abs()).max().item(),
-    residual.mean(dim=0).max().item(),
-)
-floor = 2 * m_b * eps * magnitude
-assert fit.gradient_max[-1] < floor
+# of |x_ij| |p_ik - t_ik| / m (plus λ|w_jk|), which float64 rounds by at most m ε times
+# the sum of the magnitudes; twice that allows for the last step's gradient and the new one's.
+residual = (fit.predict_proba(x) - torch.nn.functional.one_hot(y, 3)).abs()
+magnitude = max((x.abs().T @ residual / m + lambd * fit.w.abs()).max().item(),
+                residual.mean(dim=0).max().item())  # fmt: skip
+floor = 2 * m * eps * magnitude
+print(check("Newton: the last gradient's largest entry", fit.gradient_max[-1], below=floor,
+            dtype=torch.float64, origin="2mε × the largest sum of magnitudes in an entry"))  # fmt: skip
 # Quadratic convergence: over the last two steps before the gradient reaches that level,
 # -log10 of its largest entry grows by a factor of at least 1.5 per step.
 digits = [-math.log10(g) for g in fit.gradient_max if g > floor]
-assert len(digits) >= 3
-assert all(later >= 1.5 * earlier for earlier, later in itertools.pairwise(digits[-3:]))
-Markdown("\n".join(rows))
+assert len(digits) >= 3, digits  # two steps to measure
+growth = [later / earlier for earlier, later in itertools.pairwise(digits[-3:])]
+for step, factor in enumerate(growth, start=1):
+    print(check(f"Newton: growth of -log10 of the largest gradient entry, step {step} of the last 2",
+                factor, at_least=1.5, origin="the prose: quadratic convergence"))  # fmt: skip
+newton.style.format({"J": "{:.15f}", "largest entry of the gradient": "{:.2e}"}).hide(axis="index")
 
 # %%
 Markdown(
-    "$J$ never increases (asserted), and the last gradient is at float64 rounding: "
+    "$J$ never increases, and the last gradient is at float64 rounding: "
     f"its largest entry, {fit.gradient_max[-1]:.1e}, is below the rounding level of the "
-    f"gradient's sums, {floor:.1e} (asserted; twice $m\\varepsilon$ times the largest "
-    "sum of magnitudes behind an entry). Over the last two steps before that level, "
+    f"gradient's sums, {floor:.1e} (twice $m\\varepsilon$ times the largest sum of "
+    "magnitudes behind an entry). Over the last two steps before that level, "
     "$-\\log_{10}$ of the largest gradient entry, its number of vanished digits, grew "
     "by a factor of "
-    + " and ".join(f"{b / a:.2f}" for a, b in itertools.pairwise(digits[-3:]))
-    + " (asserted at least 1.5): quadratic convergence."
+    + " and ".join(f"{factor:.2f}" for factor in growth)
+    + " (at least 1.5, checked above): quadratic convergence."
 )
 
 # %% [markdown]
@@ -185,46 +242,86 @@ Markdown(
 # relative differences, each row reports the largest entry of *our* gradient at
 # *scikit-learn's* solution, and a bound on how far a point with that gradient can be
 # from the optimum, $\lVert\nabla J\rVert/h_{\min}$ with $h_{\min}$ the smallest eigenvalue of the
-# Hessian there (first order; asserted: the distance is below twice the bound).
+# Hessian there (`weightdecay.logistic.smallest_curvature`; first order, so the check
+# allows twice the bound). scikit-learn itself stops once its gradient is below `tol`;
+# at the smallest $\lambda$ compared, $10^{-4}$, the Hessian's smallest eigenvalue can
+# be of the order of $\lambda$, so its stopping rule alone allows a difference of up to
+# `tol`$/10^{-4}$: each bound is the smaller of the two.
+
 
 # %%
-assert inspect.signature(sklearn_parity).parameters["tol"].default == 1e-14  # as stated
-parities = [sklearn_parity(task, lam) for task in tasks.values() for lam in (1e-4, 1e-2, 1.0)]
-# scikit-learn's coefficients have our layout: one column for two classes, K for K >= 3.
-assert all(p.coef.shape == p.fit.w.shape for p in parities)
-assert {p.coef.shape[1] for p in parities if p.task == "blobs"} == {3}
-rows = [
-    "| task | λ | C | Newton steps | W: relative difference | b: relative difference "
-    "| our gradient at theirs | μ | distance | bound |",
-    "|" + " --- |" * 10,
-]
-for p in parities:
-    m = tasks[p.task].x_train.shape[0]
-    rows.append(
-        f"| {p.task} | {p.lambd:g} | {logistic_c(p.lambd, m):g} | {p.fit.n_iter} "
-        f"| {p.error_w:.2e} | {p.error_b:.2e} | {p.sklearn_gradient:.1e} "
-        f"| {p.mu:.2e} | {p.distance:.1e} | {p.bound:.1e} |"
-    )
-    # Twice the first-order bound ||grad J|| / mu, for the second-order terms; plus 1e-14
-    # for the rounding of our own optimum, of order eps ||theta*|| (asserted below it).
-    assert eps * torch.cat([p.fit.w.flatten(), p.fit.b]).norm().item() < 1e-14, p
-    assert p.distance <= 2 * p.bound + 1e-14, p
-sk_checks = classification_checks([], parities, [])
-assert_checks(sk_checks)
-# The pattern described below: on each task the largest relative difference (W or b)
-# and the smallest eigenvalue mu both come at the smallest lambda.
-for name in tasks:
-    by_lambda = sorted((p for p in parities if p.task == name), key=lambda p: p.lambd)
-    assert max(by_lambda, key=lambda p: max(p.error_w, p.error_b)) is by_lambda[0], name
-    assert min(by_lambda, key=lambda p: p.mu) is by_lambda[0], name
-Markdown("\n".join(rows))
+def centred(b):
+    """The intercepts minus their mean: only their differences are identified (K ≥ 3)."""
+    return b - b.mean() if b.numel() > 1 else b
+
+
+sk_tol, smallest_lambda = 1e-14, 1e-4
+cap = sk_tol / smallest_lambda  # the stopping rule's reach at the smallest λ
+rows = []
+for name, task in tasks.items():
+    x, y = task.x_train, task.y_train
+    m = x.shape[0]
+    for lam in (smallest_lambda, 1e-2, 1.0):
+        fit = optimum(name, lam)
+        model = LogisticRegression(C=logistic_c(lam, m), solver="newton-cholesky", tol=sk_tol,
+                                   max_iter=1000)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # stopping on the iteration budget fails the page
+            model.fit(x.numpy(), y.numpy())
+        coef = torch.from_numpy(np.ascontiguousarray(model.coef_.T))  # our layout: (d, k)
+        intercept = torch.from_numpy(model.intercept_.copy())
+        gw, gb = cross_entropy.gradient(x, y, coef, intercept, lam)  # ours, at theirs
+        g = torch.cat([gw, gb.unsqueeze(0)])
+        mu = smallest_curvature(x, y, fit.w, fit.b, lam)
+        bound = g.norm().item() / mu  # ‖θ_sk − θ*‖ ≲ ‖∇J(θ_sk)‖ / μ
+        ours = torch.cat([fit.w, centred(fit.b).unsqueeze(0)])
+        theirs = torch.cat([coef, centred(intercept).unsqueeze(0)])
+        distance = (theirs - ours).norm().item()
+        error_w = relative_error(coef, fit.w)
+        error_b = relative_error(centred(intercept), centred(fit.b))
+        kind = f"{name}, λ={lam:g}"
+        # Relative to each block's norm, never above the stopping rule's reach `cap`.
+        bound_w = min(2 * bound / fit.w.norm().item(), cap)
+        bound_b = min(2 * bound / centred(fit.b).norm().item(), cap)
+        claim_w = check(f"{kind}: W vs scikit-learn LogisticRegression", error_w, below=bound_w,
+                        dtype=torch.float64, origin="stopping_rule")  # fmt: skip
+        claim_b = check(f"{kind}: b vs scikit-learn LogisticRegression", error_b, below=bound_b,
+                        dtype=torch.float64, origin="stopping_rule")  # fmt: skip
+        parity_claims += [claim_w, claim_b]
+        print(claim_w, claim_b, sep="\n")
+        # Twice the first-order bound, for the second-order terms; plus 1e-14 for the
+        # rounding of our own optimum, of order ε‖θ*‖ (checked below it).
+        print(check(f"{kind}: distance to our optimum", distance, at_most=2 * bound + 1e-14,
+                    dtype=torch.float64, origin="2‖∇J‖/μ + 1e-14"))  # fmt: skip
+        print(check(f"{kind}: ε‖θ*‖, the rounding of our optimum", eps * ours.norm().item(),
+                    below=1e-14, dtype=torch.float64, origin="the 1e-14 allowed above"))  # fmt: skip
+        rows.append({"task": name, "λ": lam, "C": logistic_c(lam, m), "Newton steps": fit.n_iter,
+                     "W: relative difference": error_w, "b: relative difference": error_b,
+                     "our gradient at theirs": g.abs().max().item(), "μ": mu,
+                     "distance": distance, "bound": bound})  # fmt: skip
+print(check("blobs: scikit-learn's columns of weights", coef.shape[1], equals=3,
+            origin="the prose: K columns, as here"))  # fmt: skip
+sklearn_table = pd.DataFrame(rows)
+# The pattern described below: on each task the largest relative difference (W or b) and
+# the smallest eigenvalue μ both come at the smallest λ.
+for name, group in sklearn_table.groupby("task", sort=False):
+    largest = group[["W: relative difference", "b: relative difference"]].max(axis=1).idxmax()
+    print(check(f"{name}: λ of the largest difference", group.loc[largest, "λ"],
+                equals=smallest_lambda, origin="the prose's claim"))  # fmt: skip
+    print(check(f"{name}: λ of the smallest μ", group.loc[group["μ"].idxmin(), "λ"],
+                equals=smallest_lambda, origin="the prose's claim"))  # fmt: skip
+sklearn_table.style.format(
+    {"λ": "{:g}", "C": "{:g}", "W: relative difference": "{:.2e}",
+     "b: relative difference": "{:.2e}", "our gradient at theirs": "{:.1e}", "μ": "{:.2e}",
+     "distance": "{:.1e}", "bound": "{:.1e}"}
+).hide(axis="index")  # fmt: skip
 
 # %% [markdown]
-# Every difference is below the stated tolerance (norm-wise relative; the table at the
-# end of the page lists each with its bound), and every distance is below twice its
-# bound (asserted). On each task the largest differences come at the smallest
-# $\lambda$, where the Hessian's smallest eigenvalue $h_{\min}$ is smallest (both asserted):
-# the same remaining gradient then allows a larger distance, as the bound says.
+# Every difference is below its bound (norm-wise relative; the table at the end of the
+# page lists each with its bound), and every distance is below twice its bound. On
+# each task the largest differences come at the smallest $\lambda$, where the Hessian's
+# smallest eigenvalue $h_{\min}$ is smallest: the same remaining gradient then allows a
+# larger distance, as the bound says.
 #
 # **Two outputs are not one.** In PyTorch a binary classifier is often an `nn.Linear(d, 2)`
 # with `CrossEntropyLoss`: a two-class softmax. Its probabilities depend only on
@@ -232,52 +329,96 @@ Markdown("\n".join(rows))
 # $w$ the penalty $\frac{\lambda}{2}(\lVert w_0\rVert^2 + \lVert w_1\rVert^2)$ is smallest
 # at $w_1 = -w_0 = w/2$, where it equals $\frac{\lambda}{4}\lVert w\rVert^2$. So the
 # two-output model with `weight_decay=λ` is logistic regression with $\lambda/2$, that is
-# scikit-learn's `C = 2/(mλ)`, not `1/(mλ)`. The last moons row of the first table
-# measures exactly this (optimum of the two-logit model at $\lambda$ against the
-# one-logit model at $\lambda/2$), against the rounding bound of two Newton optima,
-# $(d + 1)\,\kappa(H)\,\varepsilon$ with $d + 1$ the one-logit model's parameters,
-# $\kappa(H)$ the condition number of its Hessian $H$ at the optimum and $\varepsilon$
-# the float64 machine epsilon (asserted; both are printed above the first table).
-#
+# scikit-learn's `C = 2/(mλ)`, not `1/(mλ)`. The cell below measures exactly this on
+# the moons (optimum of the two-logit model at $\lambda$ against the one-logit model at
+# $\lambda/2$), against the rounding bound of two Newton optima,
+# $(d + 1)\,\kappa(H)\,\varepsilon$: each optimum is where the computed gradient
+# vanishes, and the last Newton step solves a system with the Hessian $H$ of the
+# one-logit objective, which turns rounding of relative size $(d + 1)\varepsilon$ ($d + 1$
+# unknowns) into at most $\kappa(H)$, its condition number, times as much in the solution.
+
+# %%
+x, y = tasks["moons"].x_train, tasks["moons"].y_train
+d = x.shape[1]
+pair = fit_logistic(x, y, 2, lambd, softmax=True)  # two logits, weight_decay = λ
+single = fit_logistic(x, y, 2, lambd / 2)  # one logit at λ/2
+difference = [pair.w[:, 1:] - pair.w[:, :1], pair.b[1:] - pair.b[:1]]  # w_1 - w_0, b_1 - b_0
+eigenvalues = torch.linalg.eigvalsh(cross_entropy.hessian(x, y, single.w, single.b, lambd / 2))
+kappa = (eigenvalues[-1] / eigenvalues[0]).item()
+parity_claims.append(
+    check("moons, K=2: two-logit softmax at λ vs logistic at λ/2",
+          relative_error(difference, [single.w, single.b]), below=(d + 1) * kappa * eps,
+          dtype=torch.float64, origin="linear_solve")
+)  # fmt: skip
+print(parity_claims[-1])
+print(f"κ(H) = {kappa:.3g}, d + 1 = {d + 1}")
+
+# %% [markdown]
 # ## The scratch model against its PyTorch twin, step by step
 #
 # The twin is `TorchLogisticRegression`: an `nn.Linear` with PyTorch's
 # `binary_cross_entropy_with_logits` (one output) or `cross_entropy` ($K$ outputs), and
 # `torch.optim.SGD` with `weight_decay=λ` on the weight's group and 0 on the bias's. The
-# scratch model copies the twin's initial parameters; both see the same mini-batches of
-# 10 rows for 50 epochs ($\eta = 0.5$, $\lambda = 0.01$), and the parameters are compared
-# after every step.
+# scratch model (`ScratchLogisticRegression`, whose `step` subtracts $\eta$ times the
+# hand-derived gradient) copies the twin's initial parameters; both see the same
+# shuffled mini-batches of 10 rows for 50 epochs ($\eta = 0.5$, $\lambda = 0.01$), and
+# the parameters are compared after every step.
 
 # %%
-trajectories = [trajectory_parity(task, lambd=lambd, lr=0.5, epochs=50) for task in tasks.values()]
+lr, epochs, batch_size = 0.5, 50, 10
+step_errors = {}
+for name, task in tasks.items():
+    x, y = task.x_train, task.y_train
+    twin = TorchLogisticRegression(x.shape[1], task.n_classes, seed=0)
+    scratch = ScratchLogisticRegression(x.shape[1], task.n_classes, lambd)
+    scratch.copy_params(twin.layer)
+    optimizer = torch.optim.SGD([{"params": [twin.layer.weight], "weight_decay": lambd},
+                                 {"params": [twin.layer.bias], "weight_decay": 0.0}], lr=lr)  # fmt: skip
+    shuffles = torch.Generator().manual_seed(0)
+    errors = []
+    for _ in range(epochs):
+        for rows in torch.randperm(x.shape[0], generator=shuffles).split(batch_size):
+            scratch.step(x[rows], y[rows], lr)
+            optimizer.zero_grad()
+            twin.loss(x[rows], y[rows]).backward()
+            optimizer.step()
+            errors.append(
+                relative_error(scratch.parameters(), [twin.layer.weight.T, twin.layer.bias])
+            )
+    step_errors[f"{name}, K={task.n_classes}"] = errors
+
 fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-for run in trajectories:
-    errors = np.maximum(np.array(run.step_errors), np.finfo(np.float64).tiny)
-    ax.semilogy(np.arange(1, len(errors) + 1), errors, label=f"{run.task} (K = {run.n_classes})")
+for kind, errors in step_errors.items():
+    ax.semilogy(
+        range(1, len(errors) + 1), np.maximum(errors, np.finfo(np.float64).tiny), label=kind
+    )
 ax.axhline(TOLERANCES["classifier_steps"][torch.float64], color="grey", ls="--", label="tolerance")
 ax.set_xlabel("SGD step")
 ax.set_ylabel("relative difference (float64)")
 ax.legend()
 fig.tight_layout()
 plt.show()
-assert all(len(run.step_errors) == 300 for run in trajectories)  # 50 epochs of 6 batches
-step_checks = classification_checks(trajectories, [], [])
-assert_checks(step_checks)
-# "A few units of float64 rounding": 8 eps at every step, the claim of the prose; the
-# tolerance of the table allows for roundings that add up like a random walk over the
-# S = 300 steps, sqrt(S n) eps with n roundings a step.
-largest_step_error = max(max(run.step_errors) for run in trajectories)
-assert largest_step_error < 8 * eps
-print(f"largest difference over all steps: {largest_step_error / eps:.2f} eps")
-Markdown(checks_table(step_checks))
+for kind, errors in step_errors.items():
+    # The tolerance derives from S = 300 steps (50 epochs of 6 batches of 10 rows).
+    print(check(f"{kind}: SGD steps taken", len(errors), equals=300, origin="the tolerance's S"))
+    parity_claims.append(
+        check(f"{kind}: scratch vs torch.nn, every step ({len(errors)})", max(errors),
+              below=TOLERANCES["classifier_steps"], dtype=torch.float64)
+    )  # fmt: skip
+    print(parity_claims[-1])
+# "A few units of float64 rounding": 8ε at every step, the claim of the prose; the
+# tolerance allows for roundings that add up like a random walk over the steps.
+largest_step_error = max(max(errors) for errors in step_errors.values())
+print(check("largest difference over all steps and both tasks", largest_step_error,
+            below=8 * eps, dtype=torch.float64, origin="the prose: a few units of ε"))  # fmt: skip
+print(f"largest difference over all steps: {largest_step_error / eps:.2f} ε")
 
 # %% [markdown]
 # The two implementations do not perform the same floating-point operations (PyTorch
 # fuses the affine map and computes the loss through `log_softmax`), so they may differ
 # by rounding; over 300 steps the differences stay at the level of a few units of
-# float64 rounding instead of accumulating (asserted: below $8\varepsilon$ at every step,
-# while the tolerance of the table allows for roundings that add up like a random walk
-# over the 300 steps).
+# float64 rounding instead of accumulating (below $8\varepsilon$ at every step, while
+# the tolerance allows for roundings that add up like a random walk over the 300 steps).
 #
 # ## The Bayesian reading
 #
@@ -295,10 +436,10 @@ Markdown(checks_table(step_checks))
 #
 # which is $J$ when $\tau = 1/(m\lambda)$: the same map as for regression, with $m$
 # the number of *rows* (the cross-entropy averages over rows; for multi-output regression
-# the MSE averaged over rows times outputs). The posterior rows of the first table
+# the MSE averaged over rows times outputs). The posterior lines of the first check
 # compute the left side with `torch.distributions.Categorical`/`Bernoulli` and
-# `torch.distributions.Normal` (`weightdecay.categorical`) and compare it and its
-# gradient with $J$.
+# `torch.distributions.Normal` (`weightdecay.categorical.scaled_negative_log_posterior`)
+# and compare it and its gradient with $J$ plus the prior's constant.
 #
 # What $\tau$ means here: on standardized features, $\sqrt\tau$ is the prior's
 # typical change of a logit when one feature moves by one standard deviation. Logits
@@ -309,34 +450,36 @@ Markdown(checks_table(step_checks))
 
 # %%
 lambdas_shown = [1e-5, 1e-3, 1e-1, 1.0]
-shown = {name: calibration_sweep(task, lambdas_shown) for name, task in tasks.items()}
-fits = {(name, p.lambd): p.fit for name, sweep in shown.items() for p in sweep}
-rows = ["| λ | τ = 1/(mλ) | √τ | RMS of the fitted weights | RMS of the test logits "
-        "| test points with confidence above 0.99 |",
-        "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-rms_weights, rms_logits, certain = [], [], []
+task = tasks["moons"]
+m = task.x_train.shape[0]
+rows = []
 for lam in lambdas_shown:
-    task, fitted = tasks["moons"], fits["moons", lam]
-    tau = prior_variance(lam, task.x_train.shape[0])
-    logits = task.x_test @ fitted.w + fitted.b
-    rms_weights.append(fitted.w.pow(2).mean().sqrt().item())
-    rms_logits.append(logits.pow(2).mean().sqrt().item())
-    confidence = class_probabilities(logits).max(dim=1).values
-    certain.append((confidence > 0.99).double().mean().item())
-    rows.append(
-        f"| {lam:g} | {tau:.4g} | {tau**0.5:.3g} | {rms_weights[-1]:.3g} "
-        f"| {rms_logits[-1]:.3g} | {certain[-1]:.1%} |"
-    )
-for column in (rms_weights, rms_logits, certain):
-    assert all(later < earlier for earlier, later in itertools.pairwise(column))
-assert rms_logits[0] > 10 and certain[0] > 0.5  # "large logits", "most test points"
-Markdown("\n".join(rows))
+    fit = optimum("moons", lam)
+    logits = task.x_test @ fit.w + fit.b
+    confidence = fit.predict_proba(task.x_test).max(dim=1).values
+    rows.append({"λ": lam, "τ = 1/(mλ)": 1 / (m * lam), "√τ": (1 / (m * lam)) ** 0.5,
+                 "RMS of the fitted weights": fit.w.pow(2).mean().sqrt().item(),
+                 "RMS of the test logits": logits.pow(2).mean().sqrt().item(),
+                 "test points with confidence above 0.99": (confidence > 0.99).double().mean().item()})  # fmt: skip
+prior_table = pd.DataFrame(rows)
+for column in prior_table.columns[3:]:
+    print(check(f"{column}: largest change from one λ to the next", prior_table[column].diff().max(),
+                below=0.0, origin="the prose: shrinks as λ grows"))  # fmt: skip
+print(check("RMS of the test logits at the smallest λ", prior_table["RMS of the test logits"][0],
+            above=10, origin="the prose: large logits"))  # fmt: skip
+print(check("share of test points above 0.99 at the smallest λ",
+            prior_table["test points with confidence above 0.99"][0], above=0.5,
+            origin="the prose: most test points"))  # fmt: skip
+prior_table.style.format(
+    {"λ": "{:g}", "τ = 1/(mλ)": "{:.4g}", "√τ": "{:.3g}", "RMS of the fitted weights": "{:.3g}",
+     "RMS of the test logits": "{:.3g}", "test points with confidence above 0.99": "{:.1%}"}
+).hide(axis="index")  # fmt: skip
 
 # %% [markdown]
 # The fitted weights, the test logits and the share of near-certain test predictions all
-# shrink as $\lambda$ grows (asserted). With $\lambda = 10^{-5}$ the prior is so wide
-# that it hardly constrains anything, and the logits on test points are large (RMS
-# above 10, asserted): most test points get a confidence above 0.99 (asserted).
+# shrink as $\lambda$ grows. With $\lambda = 10^{-5}$ the prior is so wide that it
+# hardly constrains anything, and the logits on test points are large (RMS above 10):
+# most test points get a confidence above 0.99.
 #
 # ## Decision boundaries
 #
@@ -355,32 +498,19 @@ for row, (name, task) in enumerate(tasks.items()):
     grid_x, grid_y = np.meshgrid(np.linspace(x0, x1, 240), np.linspace(y0, y1, 200))
     grid = torch.from_numpy(np.column_stack([grid_x.ravel(), grid_y.ravel()]))
     for col, lam in enumerate(lambdas_shown):
-        fitted, ax = fits[name, lam], axes[row, col]
-        probs = class_probabilities(task.features(grid) @ fitted.w + fitted.b)
+        ax = axes[row, col]
+        probs = optimum(name, lam).predict_proba(task.features(grid))
         confidence, predicted = probs.max(dim=1)
         # Shade: the predicted class's colour, from white (uniform) to full (certain).
         strength = ((confidence - 1 / task.n_classes) / (1 - 1 / task.n_classes)).numpy()
         pale[name].append(float((strength < 0.9).mean()))
         image = 1 - strength[:, None] * 0.55 * (1 - rgb[predicted.numpy()])
-        ax.imshow(
-            image.reshape(*grid_x.shape, 3), origin="lower", extent=(x0, x1, y0, y1), aspect="auto"
-        )
-        ax.contour(
-            grid_x,
-            grid_y,
-            predicted.reshape(grid_x.shape).numpy(),
-            levels=np.arange(task.n_classes) + 0.5,
-            colors="k",
-            linewidths=1,
-        )
-        ax.scatter(
-            points[:, 0],
-            points[:, 1],
-            c=rgb[task.y_train.numpy()],
-            s=14,
-            edgecolors="k",
-            linewidths=0.4,
-        )
+        ax.imshow(image.reshape(*grid_x.shape, 3), origin="lower", extent=(x0, x1, y0, y1),
+                  aspect="auto")  # fmt: skip
+        ax.contour(grid_x, grid_y, predicted.reshape(grid_x.shape).numpy(),
+                   levels=np.arange(task.n_classes) + 0.5, colors="k", linewidths=1)  # fmt: skip
+        ax.scatter(points[:, 0], points[:, 1], c=rgb[task.y_train.numpy()], s=14, edgecolors="k",
+                   linewidths=0.4)  # fmt: skip
         ax.set_title(f"{name}, λ = {lam:g}", fontsize=10)
 fig.tight_layout()
 plt.show()
@@ -389,32 +519,36 @@ plt.show()
 # With $\lambda = 10^{-5}$ the boundaries bend around single points to classify the
 # training set almost perfectly (the table gives the training accuracy of each panel),
 # and the colour is full almost everywhere: certainty right up to the boundary (less
-# than a tenth of each panel is shaded below 90% of full strength; asserted, the table
-# gives the share). As $\lambda$ grows the boundaries smooth out, and a widening band
-# around them is uncertain: the share of each panel shaded below 90% grows with
-# $\lambda$ (asserted).
+# than a tenth of each panel is shaded below 90% of full strength; the table gives the
+# share). As $\lambda$ grows the boundaries smooth out, and a widening band around them
+# is uncertain: the share of each panel shaded below 90% grows with $\lambda$.
 
 # %%
-rows = ["| task | " + " | ".join(f"λ = {lam:g}" for lam in lambdas_shown) + " |",
-        "| --- |" + " --- |" * len(lambdas_shown)]  # fmt: skip
-for name, sweep in shown.items():
-    accuracy = [point.train_accuracy for point in sweep]
-    assert accuracy[0] >= 0.95 and accuracy[0] > accuracy[-1], (name, accuracy)
-    assert pale[name][0] < 0.1, (name, pale[name])
-    assert all(later > earlier for earlier, later in itertools.pairwise(pale[name])), name
+rows = []
+for name, task in tasks.items():
+    accuracy = [(optimum(name, lam).predict_proba(task.x_train).argmax(dim=1) == task.y_train)
+                .double().mean().item() for lam in lambdas_shown]  # fmt: skip
+    print(check(f"{name}: training accuracy at the smallest λ", accuracy[0], at_least=0.95,
+                origin="the prose: almost perfectly"))  # fmt: skip
+    print(check(f"{name}: training accuracy, smallest λ minus largest", accuracy[0] - accuracy[-1],
+                above=0.0, origin="the prose: lower at the largest"))  # fmt: skip
+    print(check(f"{name}: share of the panel below 90% at the smallest λ", pale[name][0],
+                below=0.1, origin="the prose: less than a tenth"))  # fmt: skip
+    print(check(f"{name}: smallest growth of that share from one λ to the next",
+                min(np.diff(pale[name])), above=0.0, origin="the prose: grows with λ"))  # fmt: skip
     rows.append(
-        f"| {name}: training accuracy | " + " | ".join(f"{a:.3f}" for a in accuracy) + " |"
+        {"quantity": f"{name}: training accuracy"}
+        | {f"λ = {lam:g}": f"{a:.3f}" for lam, a in zip(lambdas_shown, accuracy, strict=True)}
     )
     rows.append(
-        f"| {name}: share of the panel below 90% strength | "
-        + " | ".join(f"{share:.1%}" for share in pale[name])
-        + " |"
+        {"quantity": f"{name}: share of the panel below 90% strength"}
+        | {f"λ = {lam:g}": f"{s:.1%}" for lam, s in zip(lambdas_shown, pale[name], strict=True)}
     )
-Markdown("\n".join(rows))
+pd.DataFrame(rows).style.hide(axis="index")
 
 # %% [markdown]
-# Training accuracy is at least 0.95 at the smallest $\lambda$ and lower at the largest
-# (asserted): decay gives up training fit for smoothness.
+# Training accuracy is at least 0.95 at the smallest $\lambda$ and lower at the largest:
+# decay gives up training fit for smoothness.
 #
 # ## Calibration: decay sets the confidence
 #
@@ -424,37 +558,39 @@ Markdown("\n".join(rows))
 # the expected calibration error (ECE) is the bins' average gap, weighted by their
 # shares ([Naeini, Cooper and Hauskrecht, 2015](references.html#naeini2015);
 # [Guo et al., 2017](references.html#guo2017)), here with 10 equal-width bins
-# (`weightdecay.calibration`). The sweep fits the optimum for 16 values of $\lambda$
-# from $10^{-5}$ to 1 and evaluates each on the 4000 test points.
+# (`weightdecay.calibration.reliability`). The sweep fits the optimum for 16 values of
+# $\lambda$ from $10^{-5}$ to 1, three per decade, and evaluates each on the 4000 test
+# points.
 
 # %%
-grid_lambdas = log_grid(1e-5, 1.0, 3)
-assert len(grid_lambdas) == 16 and (grid_lambdas[0], grid_lambdas[-1]) == (1e-5, 1.0)
-sweeps = {name: calibration_sweep(task, grid_lambdas) for name, task in tasks.items()}
-# 10 equal-width bins, as stated.
-assert all(
-    torch.equal(p.reliability.edges, torch.linspace(0, 1, 11, dtype=p.reliability.edges.dtype))
-    for sweep in sweeps.values()
-    for p in sweep
-)
+grid_lambdas = torch.logspace(-5, 0, 16, dtype=torch.float64).tolist()  # three per decade
+assert set(lambdas_shown) <= set(grid_lambdas)  # the figures' fits are among the sweep's
+records, diagrams = [], {}
+for name, task in tasks.items():
+    for lam in grid_lambdas:
+        fit = optimum(name, lam)
+        p_test = fit.predict_proba(task.x_test)
+        confidence, predicted = p_test.max(dim=1)
+        diagrams[name, lam] = reliability(p_test, task.y_test, n_bins=10)
+        logits = task.x_test @ fit.w + fit.b
+        records.append({"task": name, "λ": lam,
+                        "test accuracy": (predicted == task.y_test).double().mean().item(),
+                        "mean confidence": confidence.mean().item(),
+                        "test NLL": cross_entropy.mean_cross_entropy(logits, task.y_test).item(),
+                        "ECE": diagrams[name, lam].ece})  # fmt: skip
+sweep = pd.DataFrame(records)
+edges = torch.stack([r.edges for r in diagrams.values()])
+print(check("bin edges vs 10 equal-width bins: largest |difference|",
+            (edges - torch.linspace(0, 1, 11, dtype=torch.float64)).abs().max(), equals=0.0,
+            origin="exact"))  # fmt: skip
+
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
-for (name, sweep), ls in zip(sweeps.items(), ["-", "--"], strict=True):
-    lams = [p.lambd for p in sweep]
-    axes[0].semilogx(lams, [p.reliability.ece for p in sweep], ls, marker="o", ms=3, label=name)
-    axes[1].semilogx(
-        lams,
-        [p.mean_confidence for p in sweep],
-        ls,
-        color="tab:red",
-        label=f"{name}: mean confidence",
-    )
-    axes[1].semilogx(
-        lams,
-        [p.test_accuracy for p in sweep],
-        ls,
-        color="tab:blue",
-        label=f"{name}: test accuracy",
-    )
+for (name, curve), ls in zip(sweep.groupby("task", sort=False), ["-", "--"], strict=True):
+    axes[0].semilogx(curve["λ"], curve["ECE"], ls, marker="o", ms=3, label=name)
+    axes[1].semilogx(curve["λ"], curve["mean confidence"], ls, color="tab:red",
+                     label=f"{name}: mean confidence")  # fmt: skip
+    axes[1].semilogx(curve["λ"], curve["test accuracy"], ls, color="tab:blue",
+                     label=f"{name}: test accuracy")  # fmt: skip
 axes[0].set_xlabel("λ")
 axes[0].set_ylabel("expected calibration error (test)")
 axes[0].legend()
@@ -463,68 +599,62 @@ axes[1].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
-best_lambdas: dict[str, tuple[float, float]] = {}
-rows = ["| task | λ with the lowest ECE | its ECE | λ with the lowest test NLL "
-        "| λ with the highest test accuracy |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
-for name, sweep in sweeps.items():
-    confidence = [p.mean_confidence for p in sweep]
-    accuracy = [p.test_accuracy for p in sweep]
-    assert all(later < earlier for earlier, later in itertools.pairwise(confidence)), name
-    assert max(accuracy) - min(accuracy) < (max(confidence) - min(confidence)) / 2, name
-    assert sweep[0].mean_confidence > sweep[0].test_accuracy, name  # overconfident
-    assert sweep[-1].mean_confidence < sweep[-1].test_accuracy, name  # underconfident
-    best_ece = min(sweep, key=lambda p: p.reliability.ece)
-    assert best_ece is not sweep[0] and best_ece is not sweep[-1], name
-    best_nll = min(sweep, key=lambda p: p.test_nll)
-    best_acc = max(sweep, key=lambda p: p.test_accuracy)
-    best_lambdas[name] = (best_ece.lambd, best_acc.lambd)
-    rows.append(
-        f"| {name} | {best_ece.lambd:.3g} | {best_ece.reliability.ece:.3f} "
-        f"| {best_nll.lambd:.3g} | {best_acc.lambd:.3g} |"
-    )
-# "Need not be the one that classifies best": on at least one task the two differ.
-assert any(ece_best != acc_best for ece_best, acc_best in best_lambdas.values())
-Markdown("\n".join(rows))
+rows = []
+for name, curve in sweep.groupby("task", sort=False):
+    confidence, accuracy = curve["mean confidence"], curve["test accuracy"]
+    first, last = curve.iloc[0], curve.iloc[-1]
+    best_ece = curve.loc[curve["ECE"].idxmin()]
+    print(check(f"{name}: largest change of the mean confidence from one λ to the next",
+                confidence.diff().max(), below=0.0, origin="the prose: falls steadily"))  # fmt: skip
+    print(check(f"{name}: range of the test accuracy over that of the mean confidence",
+                np.ptp(accuracy) / np.ptp(confidence), below=0.5,
+                origin="the prose: less than half"))  # fmt: skip
+    print(check(f"{name}: mean confidence minus accuracy at the smallest λ",
+                first["mean confidence"] - first["test accuracy"], above=0.0,
+                origin="the prose: overconfident"))  # fmt: skip
+    print(check(f"{name}: mean confidence minus accuracy at the largest λ",
+                last["mean confidence"] - last["test accuracy"], below=0.0,
+                origin="the prose: underconfident"))  # fmt: skip
+    print(check(f"{name}: grid points between the lowest ECE and the nearer end",
+                min(curve["ECE"].argmin(), len(curve) - 1 - curve["ECE"].argmin()), at_least=1,
+                origin="the prose: lowest in between"))  # fmt: skip
+    rows.append({"task": name, "λ with the lowest ECE": best_ece["λ"], "its ECE": best_ece["ECE"],
+                 "λ with the lowest test NLL": curve.loc[curve["test NLL"].idxmin(), "λ"],
+                 "λ with the highest test accuracy": curve.loc[accuracy.idxmax(), "λ"]})  # fmt: skip
+best = pd.DataFrame(rows)
+differ = (best["λ with the lowest ECE"] != best["λ with the highest test accuracy"]).sum()
+print(check("tasks where the best-calibrated λ is not the most accurate", differ, at_least=1,
+            origin="the prose: need not be the one that classifies best"))  # fmt: skip
+best.style.format({"λ with the lowest ECE": "{:.3g}", "its ECE": "{:.3f}",
+                   "λ with the lowest test NLL": "{:.3g}",
+                   "λ with the highest test accuracy": "{:.3g}"}).hide(axis="index")  # fmt: skip
 
 # %% [markdown]
-# On both tasks the mean confidence falls steadily as $\lambda$ grows (asserted along the
-# whole grid), while the test accuracy moves over less than half that range (asserted).
-# At the smallest $\lambda$ the models are overconfident (mean confidence above
-# accuracy) and at the largest underconfident (below it), both asserted, so the ECE is
-# lowest in between (asserted: not at an end of the grid). Decay is therefore a calibration knob as much as a complexity knob. The
-# $\lambda$ that calibrates best need not be the one that classifies best; the table
-# shows where each criterion puts it.
+# On both tasks the mean confidence falls steadily as $\lambda$ grows (checked along the
+# whole grid), while the test accuracy moves over less than half that range. At the
+# smallest $\lambda$ the models are overconfident (mean confidence above accuracy) and
+# at the largest underconfident (below it), so the ECE is lowest in between, not at an
+# end of the grid. Decay is therefore a calibration knob as much as a complexity knob.
+# The $\lambda$ that calibrates best need not be the one that classifies best; the
+# table shows where each criterion puts it.
 #
 # The reliability diagrams of the three-cluster task at three values of $\lambda$
 # show the same thing bin by bin: below the diagonal means overconfident. At the
 # smallest $\lambda$ every non-empty bin lies below it, at the largest every one above
-# it (both asserted).
+# it.
 
 # %%
-chosen = [grid_lambdas[0], min(sweeps["blobs"], key=lambda p: p.reliability.ece).lambd,
-          grid_lambdas[-1]]  # fmt: skip
+blobs = sweep[sweep["task"] == "blobs"]
+chosen = [grid_lambdas[0], blobs.loc[blobs["ECE"].idxmin(), "λ"], grid_lambdas[-1]]
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), dpi=100, sharey=True)
 for ax, lam in zip(axes, chosen, strict=True):
-    point = next(p for p in sweeps["blobs"] if p.lambd == lam)
-    r = point.reliability
+    r = diagrams["blobs", lam]
     centres = ((r.edges[:-1] + r.edges[1:]) / 2).numpy()
     filled = (r.counts > 0).numpy()
-    ax.bar(
-        centres[filled],
-        r.accuracy.numpy()[filled],
-        width=0.09,
-        color="tab:blue",
-        alpha=0.7,
-        label="accuracy",
-    )
-    ax.plot(
-        r.confidence.numpy()[filled],
-        r.accuracy.numpy()[filled],
-        "o",
-        color="tab:red",
-        ms=4,
-        label="(confidence, accuracy)",
-    )
+    ax.bar(centres[filled], r.accuracy.numpy()[filled], width=0.09, color="tab:blue", alpha=0.7,
+           label="accuracy")  # fmt: skip
+    ax.plot(r.confidence.numpy()[filled], r.accuracy.numpy()[filled], "o", color="tab:red", ms=4,
+            label="(confidence, accuracy)")  # fmt: skip
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set_title(f"λ = {lam:.3g}, ECE = {r.ece:.3f}", fontsize=10)
     ax.set_xlabel("confidence")
@@ -532,13 +662,14 @@ axes[0].set_ylabel("accuracy")
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
-# Bin by bin: every non-empty bin overconfident at the smallest lambda, underconfident at
-# the largest.
-for lam, below in ((chosen[0], True), (chosen[-1], False)):
-    r = next(p for p in sweeps["blobs"] if p.lambd == lam).reliability
-    nonempty = r.counts > 0
-    gap = r.accuracy[nonempty] - r.confidence[nonempty]
-    assert bool((gap < 0).all() if below else (gap > 0).all()), (lam, gap)
+# Bin by bin: accuracy minus confidence in every non-empty bin.
+low, high = diagrams["blobs", chosen[0]], diagrams["blobs", chosen[-1]]
+gap_low = (low.accuracy - low.confidence)[low.counts > 0]
+gap_high = (high.accuracy - high.confidence)[high.counts > 0]
+print(check("blobs, smallest λ: largest accuracy minus confidence over the bins", gap_low.max(),
+            below=0.0, origin="the prose: every bin overconfident"))  # fmt: skip
+print(check("blobs, largest λ: smallest accuracy minus confidence over the bins", gap_high.min(),
+            above=0.0, origin="the prose: every bin underconfident"))  # fmt: skip
 
 # %% [markdown]
 # Decay is not the only remedy: temperature scaling after training (Guo et al., 2017)
@@ -549,13 +680,17 @@ for lam, below in ((chosen[0], True), (chosen[-1], False)):
 #
 # ## The parity claims of this page
 #
-# Every row is asserted while this page is built. Each bound is either a multiple of
-# the float64 machine epsilon, derived from the operations the two computations round
-# differently, or computed from the problem itself (for scikit-learn, from the gradient
-# it leaves behind and the Hessian's smallest eigenvalue); the origin column names the
-# derivation, listed in `weightdecay.tolerances`.
+# Every ✓ line above is a check that runs while this page is built: a claim that did
+# not hold would stop the build. The parity claims, collected here, are those that
+# compare two computations of the same quantity. Each bound is either a multiple of the float64
+# machine epsilon, derived from the operations the two computations round differently,
+# or computed from the problem itself (for scikit-learn, from the gradient it leaves
+# behind and the Hessian's smallest eigenvalue; for the two-logit model, from the
+# Hessian's condition number); the origin column names the derivation, listed in
+# `weightdecay.tolerances`.
 
 # %%
-all_checks = identity_checks + step_checks + sk_checks
-assert_checks(all_checks)
-Markdown(checks_table(all_checks))
+parity_table = pd.DataFrame(parity_claims)[
+    ["claim", "dtype", "measured", "relation", "bound", "origin"]
+]
+parity_table.style.format({"measured": "{:.2e}", "bound": "{:.2e}"}).hide(axis="index")

@@ -34,7 +34,7 @@ from sklearn.model_selection import KFold
 from weightdecay import decay_from_ridge_alpha, ridge_alpha
 from weightdecay.bayes_linear import EvidenceRunawayError, matching_decay, maximize_evidence
 from weightdecay.closed_form import ridge_closed_form
-from weightdecay.experiments.coupling import high_dimensional_regression
+from weightdecay.data import high_dimensional_regression
 from weightdecay.seeding import torch_generator
 
 x, y, x_valid, y_valid = high_dimensional_regression(seed=0)

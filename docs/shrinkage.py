@@ -51,8 +51,8 @@ from IPython.display import Markdown
 from scipy.optimize import brentq
 
 from weightdecay.closed_form import early_stopping_filter, matching_lambda, shrinkage
+from weightdecay.data import scaled_regression
 from weightdecay.derivations import early_stopping_checks
-from weightdecay.experiments.adaptive import scaled_regression
 from weightdecay.report import assert_checks, checks_table
 
 # Inputs whose column scales span three orders of magnitude: eigenvalues spread out.

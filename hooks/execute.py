@@ -1,29 +1,30 @@
-"""Execute the notebook pages in parallel before MkDocs renders them.
+"""Execute the notebook pages: in parallel kernels, then the timed cells alone.
 
-mkdocs-jupyter can execute each page inside its render step, one page after another.
-This hook executes them all first, each in its own Jupyter kernel (a process of its
-own, driven by nbclient from a thread of its own), writes the executed notebooks to a
-build directory, and hands them to mkdocs-jupyter, whose own execution is turned off
-(``execute: false`` in mkdocs.yml; the hook refuses to run otherwise, so no page is
-executed twice).
+The engine of ``docs/execute.py`` (``make notebooks``, run by ``make docs``; ``make
+serve`` with ``--cached``). It executes each py:percent page of ``docs/`` in a Jupyter
+kernel of its own (a process, driven by nbclient from a thread of its own) and writes
+the executed notebook to ``build/executed/<page>.ipynb``, which the MkDocs hook
+``hooks/notebooks.py`` renders. MkDocs executes nothing.
 
-* Every build executes every page afresh: nothing is cached but the pages' durations,
-  used only to start the longest pages first.
+* By default every page is executed afresh. With ``use_cache`` (``--cached``), a page
+  whose inputs are unchanged is copied from ``build/cache/<page>-<key>.ipynb`` instead;
+  the key (`cache_key`) hashes the page's source, every ``.py`` file of the package and
+  the lock file, so any change to them executes the page again. Every execution stores
+  its notebook in the cache (the default run writes the cache and never reads it).
 * At most ``DOCS_JOBS`` kernels compute at once (default: the usable cores), admitted
-  longest first. Each kernel gets ``cores / DOCS_JOBS`` threads (``OMP_NUM_THREADS``,
-  which PyTorch and NumPy's BLAS read), so the kernels do not oversubscribe the cores.
-* A page times things when a code cell uses ``format_seconds`` or ``TIMING_PREFIX``
-  (the cell that measures is the cell that reports, or comes after it). Its cells
-  before the first such cell run in the parallel phase like any other page;
-  then its kernel leaves the parallel phase and waits, idle, until every other page's
-  parallel part is done. Its remaining cells run alone on the machine, one timed page
-  at a time, after the hook has set the kernel's PyTorch threads to every usable core
+  longest first (the page's last time, kept in ``build/page-durations.json``). Each
+  kernel gets ``cores / DOCS_JOBS`` threads (``OMP_NUM_THREADS``, which PyTorch and
+  NumPy's BLAS read), so the kernels do not oversubscribe the cores.
+* Timed cells: a page's first cell tagged ``timed`` (``# %% tags=["timed"]``) and every
+  cell after it. The cells before it run in the parallel phase like any other page;
+  then the page's kernel leaves the parallel phase and waits, idle, until every other
+  page's parallel part is done. Its timed cells then run alone on the machine, one
+  timed page at a time, with PyTorch's threads set to every usable core
   (``torch.set_num_threads``): no other page disturbs the measurements.
-* A failing cell fails the build with the page, the cell's number and first line, the
-  exception and its traceback. After a failure in the parallel phase, the timed cells
-  are not run.
-* Progress goes to the log: each page as it starts and ends, with its time, then a
-  summary of the two phases.
+* A failing cell fails the run with the page, the cell's number, the failing line and
+  the traceback. After a failure in the parallel phase, the timed cells are not run.
+* Progress is reported as it happens: each page as it starts and ends, with its time,
+  then a summary of the two phases.
 
 Environment variables: ``DOCS_JOBS`` sets the number of kernels computing at once
 (1 executes the pages one after another, each with every core), ``DOCS_EXECUTED_DIR``
@@ -32,56 +33,38 @@ where the executed notebooks go (default: ``build/executed``).
 
 from __future__ import annotations
 
-import ast
 import asyncio
+import hashlib
 import inspect
 import json
-import logging
 import os
 import re
+import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import jupytext
 import nbclient
 import nbformat
-from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.exceptions import PluginError
-from mkdocs.structure.files import Files
-from mkdocs.structure.pages import Page
-
-log = logging.getLogger("mkdocs.hooks.execute")
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+SCRIPT = DOCS / "execute.py"  # the command; not a page
+EXECUTED = ROOT / "build" / "executed"
+CACHE = ROOT / "build" / "cache"
 DURATIONS = ROOT / "build" / "page-durations.json"  # of the pages of DOCS only
-TIMED_MARKERS = ("format_seconds", "TIMING_PREFIX")
+PACKAGE = ROOT / "weightdecay"
+LOCK = ROOT / "constraints.txt"
+BENCHMARKS = ROOT / "benchmarks"  # the cost page runs its quick benchmark from here
+TIMED_TAG = "timed"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of IPython's tracebacks
+CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")  # IPython's frame of a cell
 
-
-@dataclass
-class Outcome:
-    """One page's execution.
-
-    ``seconds`` counts the page's own execution, not its wait for the parallel phase to
-    end; ``parallel`` is the part of it spent in the parallel phase (all of it for an
-    untimed page).
-    """
-
-    src_uri: str
-    executed: Path
-    seconds: float
-    parallel: float
-    error: str | None = None
-    timed: bool = False
-
-
-_state: dict[str, Any] = {}
+Report = Callable[[str], None]
 
 
 def usable_cores() -> int:
@@ -90,60 +73,255 @@ def usable_cores() -> int:
 
 
 def jobs() -> int:
-    """The number of kernels to run at once: ``DOCS_JOBS``, else the usable cores."""
+    """The number of kernels to run at once: ``DOCS_JOBS``, else the usable cores.
+
+    Raises
+    ------
+    ValueError
+        If ``DOCS_JOBS`` is set to anything but a positive integer.
+    """
     value = os.environ.get("DOCS_JOBS", "")
     if not value:
         return usable_cores()
     if not value.isdigit() or int(value) < 1:
-        raise PluginError(f"DOCS_JOBS must be a positive integer, got {value!r}")
+        raise ValueError(f"DOCS_JOBS must be a positive integer, got {value!r}")
     return int(value)
 
 
-def uses_timing(code: str) -> bool:
-    """Whether `code` uses ``format_seconds`` or ``TIMING_PREFIX`` (importing is not using).
+def executed_dir() -> Path:
+    """Where the executed notebooks go: ``DOCS_EXECUTED_DIR``, else ``build/executed``."""
+    return Path(os.environ.get("DOCS_EXECUTED_DIR") or EXECUTED)
 
-    Code that does not parse as Python (a cell magic, say) is searched as text.
+
+def notebook_pages(docs_dir: Path) -> list[Path]:
+    """The py:percent pages of `docs_dir` (its ``*.py`` files but this command).
+
+    Raises
+    ------
+    FileNotFoundError
+        If `docs_dir` is not a directory.
     """
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return any(marker in code for marker in TIMED_MARKERS)
-    return any(
-        (isinstance(node, ast.Name) and node.id in TIMED_MARKERS)
-        or (isinstance(node, ast.Attribute) and node.attr in TIMED_MARKERS)
-        for node in ast.walk(tree)
-    )
+    if not docs_dir.is_dir():
+        raise FileNotFoundError(f"docs_dir {str(docs_dir)!r} is not a directory")
+    return sorted(page for page in docs_dir.glob("*.py") if page.name != SCRIPT.name)
+
+
+def executed_path(out_dir: Path, page: Path) -> Path:
+    """The executed notebook of `page` in `out_dir`."""
+    return out_dir / page.with_suffix(".ipynb").name
 
 
 def first_timed_cell(notebook: nbformat.NotebookNode) -> int | None:
-    """The index in ``notebook.cells`` of the first code cell that times something.
-
-    A page's convention: the cell that measures time is the cell that reports it
-    through ``format_seconds`` or ``TIMING_PREFIX``, or comes after such a cell.
-    """
+    """The index in ``notebook.cells`` of the first cell tagged ``timed``, if any."""
     for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code" and uses_timing(cell.source):
+        if TIMED_TAG in cell.get("metadata", {}).get("tags", []):
             return index
     return None
 
 
 def is_timed(source: Path) -> bool:
-    """Whether a page measures wall-clock time (and must run its timed cells alone)."""
+    """Whether a page has timed cells (which run alone, after every other page)."""
     return first_timed_cell(jupytext.read(source)) is not None
 
 
-def _failure(src_uri: str, notebook: nbformat.NotebookNode, error: Exception) -> str:
-    """Name the page, the failing cell (its number among code cells and first line)."""
-    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    for number, cell in enumerate(code_cells, start=1):
+def package_files(package: Path = PACKAGE) -> list[Path]:
+    """Every ``.py`` file under `package`, in a fixed order."""
+    return sorted(package.rglob("*.py"), key=lambda path: path.relative_to(package).as_posix())
+
+
+def cache_key(
+    page: Path, package: Path = PACKAGE, lock: Path = LOCK, benchmarks: Path = BENCHMARKS
+) -> str:
+    """The hash of what a page's outputs depend on: its source, the code, the lock file.
+
+    Parameters
+    ----------
+    page
+        The py:percent page (its name and text count).
+    package
+        The package's directory: the path and text of each of its ``.py`` files count.
+    lock
+        The file of pinned versions (``constraints.txt``).
+    benchmarks
+        The benchmarks' directory (the cost page imports from it), hashed like the
+        package when it exists.
+
+    Raises
+    ------
+    FileNotFoundError
+        If `package` is not a directory or `lock` is not a file.
+    """
+    if not package.is_dir():
+        raise FileNotFoundError(f"package {str(package)!r} is not a directory")
+    if not lock.is_file():
+        raise FileNotFoundError(f"lock {str(lock)!r} is not a file")
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
+
+    add(f"page {page.name}", page.read_bytes())
+    for path in package_files(package):
+        add(f"module {path.relative_to(package).as_posix()}", path.read_bytes())
+    for path in package_files(benchmarks) if benchmarks.is_dir() else []:
+        add(f"benchmark {path.relative_to(benchmarks).as_posix()}", path.read_bytes())
+    add("lock", lock.read_bytes())
+    return digest.hexdigest()
+
+
+def cached_path(cache_dir: Path, page: Path, key: str) -> Path:
+    """The cache's entry of `page` under `key`."""
+    return cache_dir / f"{page.stem}-{key}.ipynb"
+
+
+def _store(cache_dir: Path, page: Path, key: str, executed: Path) -> None:
+    """Keep `executed` as the cache's entry of `page` under `key`, the only one of `page`."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    entry = cached_path(cache_dir, page, key)
+    _copy(executed, entry)
+    older = re.compile(re.escape(page.stem) + r"-[0-9a-f]{64}\.ipynb")
+    for path in cache_dir.iterdir():
+        if path != entry and older.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+
+
+def _partial(target: Path) -> Path:
+    """A temporary name next to `target`, of this process and thread alone."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy `source` to `target` atomically, with a fresh modification time."""
+    partial = _partial(target)
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+def _write(notebook: nbformat.NotebookNode, target: Path) -> None:
+    """Write `notebook` to `target` atomically: a reader never sees half of it."""
+    partial = _partial(target)
+    nbformat.write(notebook, partial)  # type: ignore[no-untyped-call]
+    os.replace(partial, target)
+
+
+@dataclass
+class Outcome:
+    """One page's execution.
+
+    ``seconds`` counts the page's own execution, not its wait for the parallel phase to
+    end; ``parallel`` is the part of it spent in the parallel phase (all of it for a
+    page without timed cells).
+    """
+
+    page: str
+    seconds: float
+    parallel: float
+    error: str | None = None
+    timed: bool = False
+    skipped: bool = False  # its timed cells were not run: another page failed
+
+
+@dataclass
+class Summary:
+    """What `execute_pages` did: the executed pages, those taken from the cache, times."""
+
+    outcomes: list[Outcome]
+    cached: list[str]
+    seconds: float
+    parallel_seconds: float
+    workers: int
+    threads: int
+
+    @property
+    def errors(self) -> list[str]:
+        """The failures, one message per failing page."""
+        return [outcome.error for outcome in self.outcomes if outcome.error]
+
+    def describe(self) -> str:
+        """One line: the pages, the two phases and the sum of the page times."""
+        executed, timed = len(self.outcomes), sum(o.timed for o in self.outcomes)
+        cached = (
+            f"took {len(self.cached)} page{_s(len(self.cached))} from the cache; "
+            if self.cached
+            else ""
+        )
+        if not executed:
+            return f"{cached}executed no page"
+        return (
+            f"{cached}executed {executed} page{_s(executed)} in {self.seconds:.1f} s: the "
+            f"parallel phase ({self.workers} kernel{_s(self.workers)} at once, {self.threads} "
+            f"thread{_s(self.threads)} each) in {self.parallel_seconds:.1f} s, then the timed "
+            f"cells of {timed} page{_s(timed)} alone in "
+            f"{self.seconds - self.parallel_seconds:.1f} s; page times sum to "
+            f"{sum(o.seconds for o in self.outcomes):.1f} s"
+        )
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def _failure(
+    name: str, source: str, notebook: nbformat.NotebookNode, current: int | None, error: Exception
+) -> str:
+    """Name the page, the failing cell (its number among code cells) and line.
+
+    Then the exception and its traceback.
+    """
+    detail = ANSI.sub("", str(error))
+    code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    starts = _cell_starts(source, notebook)
+    for number, index in enumerate(code, start=1):
+        cell = notebook.cells[index]
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
-                return (
-                    f"{src_uri}: code cell {number} (`{first.strip()}`) raised "
-                    f"{output['ename']}: {output['evalue']}\n{ANSI.sub('', str(error))}"
-                )
-    return f"{src_uri}: execution failed: {ANSI.sub('', str(error))}"
+            if output.get("output_type") != "error":
+                continue
+            traceback = ANSI.sub("", "\n".join(output.get("traceback", [])))
+            match = CELL_LINE.search(traceback)
+            line = int(match[1]) if match else _first_line(cell.source)
+            where = _where(starts.get(index), cell.source, line)
+            return (
+                f"{name}: code cell {number}, {where} raised "
+                f"{output['ename']}: {output['evalue']}\n{traceback or detail}"
+            )
+    if current is not None and current in code:
+        cell = notebook.cells[current]
+        where = _where(starts.get(current), cell.source, _first_line(cell.source))
+        return f"{name}: code cell {code.index(current) + 1}, {where} failed: {detail}"
+    return f"{name}: execution failed: {detail}"
+
+
+def _first_line(code: str) -> int:
+    """The number (from 1) of the first non-blank line of `code`."""
+    lines = code.splitlines()
+    return next((n for n, text in enumerate(lines, start=1) if text.strip()), 1)
+
+
+def _cell_starts(source: str, notebook: nbformat.NotebookNode) -> dict[int, int]:
+    """The line of the page's text (from 0) where each code cell's code starts.
+
+    Found by searching each cell's code in the text, after the previous cell's; a cell
+    whose code the text does not hold verbatim (a magic, say) is left out.
+    """
+    starts: dict[int, int] = {}
+    position = 0
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or not cell.source:
+            continue
+        found = source.find(cell.source, position)
+        if found >= 0:
+            starts[index] = source.count("\n", 0, found)
+            position = found + len(cell.source)
+    return starts
+
+
+def _where(start: int | None, code: str, line: int) -> str:
+    """``line L (page line P): `text```: the cell's line `line`, and where it is in the page."""
+    lines = code.splitlines()
+    text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    page_line = f" (page line {start + line})" if start is not None else ""
+    return f"line {line}{page_line}: `{text}`"
 
 
 class Gate:
@@ -195,16 +373,26 @@ class Countdown:
 class Schedule:
     """What the page threads share.
 
-    The parallel phase's places and its end, and the lock that runs timed cells one
-    page at a time.
+    The parallel phase's places and its end, the lock that runs timed cells one page at
+    a time, the progress count and the reporter.
     """
 
     gate: Gate
     parallel_done: Countdown
     cores: int
     threads: int
+    total: int
+    report: Report
     alone: threading.Lock = field(default_factory=threading.Lock)
     failed: threading.Event = field(default_factory=threading.Event)
+    finished: int = 0
+    _count: threading.Lock = field(default_factory=threading.Lock)
+
+    def done(self, message: str) -> None:
+        """Report a page's end, with how many pages have ended."""
+        with self._count:
+            self.finished += 1
+            self.report(f"{message} [{self.finished}/{self.total}]")
 
 
 class _NotRunError(Exception):
@@ -214,9 +402,9 @@ class _NotRunError(Exception):
 class _Phase:
     """A page's hold on the parallel phase: its place in the gate and its arrival."""
 
-    def __init__(self, schedule: Schedule, src_uri: str) -> None:
+    def __init__(self, schedule: Schedule, name: str) -> None:
         self.schedule = schedule
-        schedule.gate.enter(src_uri)
+        schedule.gate.enter(name)
         self.inside = True
         self.alone = False
 
@@ -241,7 +429,7 @@ class _Phase:
             self.schedule.alone.release()
 
 
-async def _set_torch_threads(client: nbclient.NotebookClient, src_uri: str, count: int) -> None:
+async def _set_torch_threads(client: nbclient.NotebookClient, name: str, count: int) -> None:
     """Run ``torch.set_num_threads(count)`` in the kernel, silently."""
     assert client.kc is not None
     msg_id = client.kc.execute(
@@ -251,32 +439,51 @@ async def _set_torch_threads(client: nbclient.NotebookClient, src_uri: str, coun
         msg_id = await msg_id
     reply = await client.async_wait_for_reply(msg_id)
     if reply is None or reply["content"]["status"] != "ok":
-        raise PluginError(f"{src_uri}: could not give the kernel {count} PyTorch threads")
+        raise RuntimeError(f"{name}: could not give the kernel {count} PyTorch threads")
 
 
-def execute_page(source: Path, src_uri: str, out_dir: Path, schedule: Schedule) -> Outcome:
-    """Execute one py:percent page in a fresh kernel, as `schedule` allows."""
-    phase = _Phase(schedule, src_uri)
+def claims_path(executed: Path) -> Path:
+    """Where a page's claims are recorded while it executes (see `weightdecay.claims`).
+
+    Beside the executed notebooks' folder: ``build/claims/<page>.jsonl`` for the site.
+    """
+    return executed.parent.parent / "claims" / f"{executed.stem}.jsonl"
+
+
+def execute_page(source: Path, executed: Path, schedule: Schedule) -> Outcome:
+    """Execute one py:percent page in a fresh kernel, as `schedule` allows.
+
+    Parameters
+    ----------
+    source
+        The page.
+    executed
+        Where its executed notebook goes (written only if every cell ran).
+    schedule
+        The shared schedule of the run.
+    """
+    phase = _Phase(schedule, source.name)
     try:
-        return _execute(source, src_uri, out_dir, schedule, phase)
+        return _execute(source, executed, schedule, phase)
     finally:
-        phase.close()  # after the page's last log line: the next phase's lines follow it
+        phase.close()  # after the page's last line: the next phase's lines follow it
 
 
-def _execute(
-    source: Path, src_uri: str, out_dir: Path, schedule: Schedule, phase: _Phase
-) -> Outcome:
-    executed = out_dir / (Path(src_uri).with_suffix(".ipynb").name)
-    log.info("executing %s (%d thread%s) ...", src_uri, schedule.threads,
-             "s"[: schedule.threads - 1])  # fmt: skip
+def _execute(source: Path, executed: Path, schedule: Schedule, phase: _Phase) -> Outcome:
+    name = source.name
+    claims = claims_path(executed)
+    schedule.report(f"executing {name} ({schedule.threads} thread{_s(schedule.threads)}) ...")
     start = time.perf_counter()
     parallel: float | None = None
     waited = 0.0
     error_text: str | None = None
     skipped = False
+    current: int | None = None
+    text = ""
     notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
     try:
-        notebook = jupytext.read(source)
+        text = source.read_text()
+        notebook = jupytext.reads(text, fmt="py:percent")
         timed_from = first_timed_cell(notebook)
         client = nbclient.NotebookClient(
             notebook,
@@ -288,43 +495,55 @@ def _execute(
         )
 
         async def before_cell(cell: nbformat.NotebookNode, cell_index: int) -> None:
-            nonlocal parallel, waited
-            if cell_index != timed_from:
+            nonlocal parallel, waited, current
+            current = cell_index
+            if timed_from is None or cell_index < timed_from or parallel is not None:
                 return
             parallel = time.perf_counter() - start
             phase.leave()
-            log.info(
-                "%s: the cells before its first timed cell took %.1f s; its timed cells "
-                "wait for the other pages", src_uri, parallel,
-            )  # fmt: skip
+            schedule.report(
+                f"{name}: the cells before its timed cells took {parallel:.1f} s; "
+                "its timed cells wait for the other pages"
+            )
             begin = time.perf_counter()
             await asyncio.to_thread(phase.wait_alone)
             waited = time.perf_counter() - begin
             if schedule.failed.is_set():
                 raise _NotRunError
-            log.info("timing %s alone (%d threads) ...", src_uri, schedule.cores)
-            await _set_torch_threads(client, src_uri, schedule.cores)
+            schedule.report(f"timing {name} alone ({schedule.cores} threads) ...")
+            await _set_torch_threads(client, name, schedule.cores)
 
         client.on_cell_execute = before_cell
-        client.execute(env=_thread_env(schedule.threads))
+        claims.parent.mkdir(parents=True, exist_ok=True)
+        claims.unlink(missing_ok=True)  # the page's checks append to it as they run
+        client.execute(
+            env={
+                **_thread_env(schedule.threads),
+                "WEIGHTDECAY_CLAIMS": str(claims),
+                "WEIGHTDECAY_PAGE": name,
+            }
+        )
     except _NotRunError:
         skipped = True
     except Exception as error:  # every failure is reported with its page
         schedule.failed.set()
-        error_text = _failure(src_uri, notebook, error)
+        error_text = _failure(name, text, notebook, current, error)
     seconds = time.perf_counter() - start - waited
     if error_text is not None:
-        log.error("failed %s after %.1f s", src_uri, seconds)
-    elif not skipped:
-        nbformat.write(notebook, executed)  # type: ignore[no-untyped-call]
-        log.info("executed %s in %.1f s", src_uri, seconds)
+        claims.unlink(missing_ok=True)  # a failed page's claims do not stand
+        schedule.done(f"failed {name} after {seconds:.1f} s")
+    elif skipped:
+        schedule.done(f"skipped the timed cells of {name}: another page failed")
+    else:
+        _write(notebook, executed)
+        schedule.done(f"executed {name} in {seconds:.1f} s")
     return Outcome(
-        src_uri,
-        executed,
+        name,
         seconds,
         seconds if parallel is None else parallel,
         error=error_text,
         timed=parallel is not None,
+        skipped=skipped,
     )
 
 
@@ -338,115 +557,92 @@ def _thread_env(threads: int) -> dict[str, str]:
     }
 
 
-def _plugin_executes(config: MkDocsConfig) -> bool:
-    plugin = config.plugins.get("mkdocs-jupyter")
-    return plugin is not None and bool(plugin.config.get("execute"))
+def _report(message: str) -> None:
+    print(message, flush=True)
 
 
-def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    """Refuse a configuration in which mkdocs-jupyter would execute the pages again."""
-    if _plugin_executes(config):
-        raise PluginError(
-            "hooks/execute.py executes the notebook pages itself: set `execute: false` "
-            "for mkdocs-jupyter in mkdocs.yml"
-        )
-    _state.clear()
-    return config
+def execute_pages(
+    pages: Sequence[Path],
+    out_dir: Path,
+    *,
+    use_cache: bool = False,
+    cache_dir: Path = CACHE,
+    package: Path = PACKAGE,
+    lock: Path = LOCK,
+    report: Report = _report,
+) -> Summary:
+    """Execute `pages` into `out_dir`: in parallel, then the timed cells alone.
 
+    Parameters
+    ----------
+    pages
+        The py:percent pages.
+    out_dir
+        Where the executed notebooks go, ``<page>.ipynb`` each.
+    use_cache
+        Copy a page from `cache_dir` when its `cache_key` has an entry there, instead of
+        executing it. Off, every page is executed afresh and the cache is not read.
+    cache_dir
+        The cache: every executed page is stored there, under its key.
+    package, lock
+        The package and the lock file the cache key hashes (see `cache_key`).
+    report
+        Receives each progress line.
 
-def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Execute every notebook page: in parallel, then the timed cells alone."""
-    pages = [
-        (Path(str(f.abs_src_path)), f.src_uri)
-        for f in files
-        if f.src_uri.endswith(".py") and f.is_documentation_page()
-    ]
-    out_dir = Path(os.environ.get("DOCS_EXECUTED_DIR", ROOT / "build" / "executed"))
+    Returns
+    -------
+    Summary
+        The outcome of each executed page, the pages taken from the cache, the times.
+        A page that failed has an error in ``Summary.errors``; its notebook is not
+        written.
+    """
+    start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
+    records = {claims_path(executed_path(out_dir, page)) for page in pages}
+    for stale in (out_dir.parent / "claims").glob("*.jsonl"):
+        if stale not in records:  # a page that is gone: its claims go too
+            stale.unlink()
+    keys = {page: cache_key(page, package, lock) for page in pages}
+    cached: list[str] = []
+    todo: list[Path] = []
+    for page in pages:
+        entry = cached_path(cache_dir, page, keys[page])
+        if use_cache and entry.is_file():
+            _copy(entry, executed_path(out_dir, page))
+            report(f"{page.name}: unchanged, taken from the cache")
+            cached.append(page.name)
+        else:
+            executed_path(out_dir, page).unlink(missing_ok=True)  # never left stale
+            todo.append(page)
     known = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
 
-    def expected(page: tuple[Path, str]) -> float:
-        # Longest first: the last build's time of the page's parallel part, else the
+    def expected(page: Path) -> float:
+        # Longest first: the last run's time of the page's parallel part, else the
         # source's size as a proxy.
-        value = known.get(page[1])
-        return float(value) if isinstance(value, int | float) else page[0].stat().st_size / 1e3
+        value = known.get(page.name)
+        return float(value) if isinstance(value, int | float) else page.stat().st_size / 1e3
 
     cores = usable_cores()
-    order = sorted(pages, key=expected, reverse=True)
-    workers = max(1, min(jobs(), len(pages)))
+    order = sorted(todo, key=expected, reverse=True)
+    workers = max(1, min(jobs(), len(todo)))
     threads = max(1, cores // workers)
-    schedule = Schedule(Gate(workers, [uri for _, uri in order]), Countdown(len(pages)),
-                        cores, threads)  # fmt: skip
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, len(pages))) as pool:
-        futures = [pool.submit(execute_page, src, uri, out_dir, schedule) for src, uri in order]
+    schedule = Schedule(Gate(workers, [page.name for page in order]), Countdown(len(todo)),
+                        cores, threads, len(todo), report)  # fmt: skip
+    with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+        futures = [
+            pool.submit(execute_page, page, executed_path(out_dir, page), schedule)
+            for page in order
+        ]
         outcomes = [future.result() for future in futures]
-    total_seconds = time.perf_counter() - start
-    errors = [outcome.error for outcome in outcomes if outcome.error]
-    if errors:
-        raise PluginError("\n\n".join(errors))
+    end = time.perf_counter()
     done_at = schedule.parallel_done.done_at
-    parallel_seconds = (done_at if done_at is not None else time.perf_counter()) - start
-    timed = [outcome for outcome in outcomes if outcome.timed]
-    if all(source.is_relative_to(DOCS) for source, _ in pages):  # this site, not a test's
-        durations = {outcome.src_uri: round(outcome.parallel, 2) for outcome in outcomes}
+    parallel_end = done_at if done_at is not None else end
+    summary = Summary(outcomes, cached, end - start, parallel_end - start, workers, threads)
+    for page, outcome in zip(order, outcomes, strict=True):
+        if outcome.error is None and not outcome.skipped:
+            _store(cache_dir, page, keys[page], executed_path(out_dir, page))
+    if outcomes and all(page.is_relative_to(DOCS) for page in todo):  # this site's pages
+        durations = {outcome.page: round(outcome.parallel, 2) for outcome in outcomes}
         DURATIONS.parent.mkdir(parents=True, exist_ok=True)
         DURATIONS.write_text(json.dumps({**known, **durations}, indent=1, sort_keys=True))
-    log.info(
-        "executed %d pages in %.1f s: the parallel phase (%d kernel%s at once, %d thread%s "
-        "each) in %.1f s, then the timed cells of %d page%s alone in %.1f s; page times "
-        "sum to %.1f s",
-        len(outcomes), total_seconds, workers, "s"[: workers - 1], threads,
-        "s"[: threads - 1], parallel_seconds, len(timed), "s"[: len(timed) - 1],
-        total_seconds - parallel_seconds, sum(outcome.seconds for outcome in outcomes),
-    )  # fmt: skip
-    _state["executed"] = {outcome.src_uri: outcome.executed for outcome in outcomes}
-    _state["render_start"] = time.perf_counter()
-    _state["execute_seconds"] = total_seconds
-    return files
-
-
-def _without_inline_css(src_uri: str, content: str) -> str:
-    """Drop the notebook CSS mkdocs-jupyter appends to pages converted from ``.ipynb``.
-
-    Pages converted from ``.py`` sources do not get it; the site keeps that rendering.
-    """
-    start = content.rfind("<style>")
-    tail = content[start:].rstrip()
-    if start < 0 or not tail.endswith("</style>") or tail.count("</style>") != 1:
-        raise PluginError(
-            f"{src_uri}: expected mkdocs-jupyter's inline notebook CSS at the end of the "
-            "executed notebook's HTML; its template changed, update hooks/execute.py"
-        )
-    return content[:start].rstrip() + "\n"
-
-
-def on_pre_page(page: Page, config: MkDocsConfig, files: Files) -> Page:
-    """Make mkdocs-jupyter render the executed notebook instead of the bare source."""
-    executed = _state.get("executed", {}).get(page.file.src_uri)
-    if executed is None:
-        return page
-    render = page.render  # mkdocs-jupyter's, installed by its own on_pre_page
-
-    def render_executed(config: MkDocsConfig, files: Files) -> None:
-        source = page.file.abs_src_path
-        page.file.abs_src_path = str(executed)
-        try:
-            render(config, files)
-        finally:
-            page.file.abs_src_path = source
-        page.content = _without_inline_css(page.file.src_uri, page.content or "")
-
-    page.render = render_executed  # type: ignore[method-assign]
-    return page
-
-
-def on_post_build(config: MkDocsConfig) -> None:
-    """Report the execution and rendering time of the notebook pages."""
-    if "render_start" in _state:
-        render = time.perf_counter() - _state["render_start"]
-        log.info(
-            "notebook pages: execution %.1f s, then rendering of the whole site %.1f s",
-            _state["execute_seconds"],
-            render,
-        )
+    return summary

@@ -6,16 +6,22 @@
 * Remove the MathJax 2 loader and configuration that mkdocs-jupyter's template puts
   in every notebook page (a script URL of its own and a MathJax 2 config block), and
   nbconvert's Mermaid loader, which imports from a CDN (the pages draw no diagrams).
-* Put a download link to each notebook page's py:percent source (which mkdocs-jupyter's
-  ``include_source`` copies next to the page) under the page's title.
+* Put two download links under each notebook page's title: its py:percent source (which
+  mkdocs-jupyter's ``include_source`` copies next to the page) and its executed notebook,
+  with the outputs of this build (which hooks/notebooks.py copies next to the page).
 * Fill the table of tolerances into the API page, from `weightdecay.tolerances` (loaded
   from its file: it needs NumPy only, so the build process does not import PyTorch).
+* Write the page of every claim, ``claims.md``, from the records that
+  `weightdecay.claims.check` left in ``build/claims/`` while the pages executed, and
+  add the figures the pages saved in ``build/figures/`` (the home page shows one).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -87,15 +93,90 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     return config
 
 
+def claims_dir() -> Path:
+    """Where the pages' claims were recorded: beside the executed notebooks' folder."""
+    executed = Path(os.environ.get("DOCS_EXECUTED_DIR") or ROOT / "build" / "executed")
+    return executed.parent / "claims"
+
+
+FIGURES_DIR = ROOT / "build" / "figures"
+
+
+def _number(value: float) -> str:
+    if value == 0 or (1e-3 <= abs(value) < 1e5 and float(value).is_integer()):
+        return f"{value:g}"
+    return f"{value:.3g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.2e}"
+
+
+def _nav_pages(nav: Any) -> list[tuple[str, str]]:
+    """(title, file) of every page of the navigation, in its order."""
+    found: list[tuple[str, str]] = []
+    for item in nav if isinstance(nav, list) else [nav]:
+        if isinstance(item, dict):
+            for title, target in item.items():
+                if isinstance(target, str):
+                    found.append((title, target))
+                else:
+                    found += _nav_pages(target)
+    return found
+
+
+def claims_page(pages: list[tuple[str, str]], directory: Path | None = None) -> str:
+    """The Markdown of the page of every claim, grouped by page: (title, file) in order.
+
+    The claims are read from `directory`, by default `claims_dir`.
+    """
+    records: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((directory or claims_dir()).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            records.setdefault(record["page"], []).append(record)
+    unknown = sorted(set(records) - {page for _, page in pages})
+    if unknown:
+        raise PluginError(f"claims recorded for pages that are not in the site: {unknown}")
+    total = sum(len(rows) for rows in records.values())
+    lines = [
+        "# Every claim on this site",
+        "",
+        f"The pages of this build checked {total} claims, each in one line beside what it "
+        "checks; a claim that failed would have stopped the build. Each row gives the "
+        "measured value, the bound it met, and the bound's origin: a name from the "
+        "[table of tolerances](api.md#tolerances) or the page's own words.",
+    ]
+    for title, page in pages:
+        rows = records.get(page, [])
+        if not rows:
+            continue
+        lines += ["", f"## [{title}]({page}) ({len(rows)})", ""]
+        lines += [
+            "| claim | dtype | measured | bound | origin |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in rows:
+            cells = [
+                row["claim"].replace("|", "\\|"),
+                row["dtype"],
+                _number(row["measured"]),
+                f"{row['relation']} {_number(row['bound'])}",
+                row["origin"].replace("|", "\\|"),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Add the vendored front-end files to the site's files."""
+    """Add the vendored front-end files, the pages' figures and the page of every claim."""
     for uri, source in VENDORED.items():
         files.append(File.generated(config, uri, abs_src_path=str(source)))
+    for figure in sorted(FIGURES_DIR.glob("*")):
+        files.append(File.generated(config, f"figures/{figure.name}", abs_src_path=str(figure)))
+    pages = [(title, page) for title, page in _nav_pages(config["nav"]) if page.endswith(".py")]
+    files.append(File.generated(config, "claims.md", content=claims_page(pages)))
     return files
 
 
 def on_page_content(html: str, page: Page, **kwargs: Any) -> str:
-    """Strip the template's MathJax 2 block and Mermaid loader; link the page's source."""
+    """Strip the template's MathJax 2 block and Mermaid loader; link the page's downloads."""
     if not _is_notebook(page):
         return html
     stripped = html
@@ -107,10 +188,13 @@ def on_page_content(html: str, page: Page, **kwargs: Any) -> str:
                 f"template, found {count}; the template changed, update hooks/site.py"
             )
     source = Path(page.file.src_uri).name
+    executed = Path(source).with_suffix(".ipynb").name
     link = (
         f'<p class="page-source"><a href="{source}" download>Download the source of this page'
         f"</a> (<code>{source}</code>, a jupytext py:percent notebook that "
-        "<code>jupytext --to ipynb</code> converts).</p>"
+        "<code>jupytext --to ipynb</code> converts) or "
+        f'<a href="{executed}" download>the executed notebook</a> (<code>{executed}</code>, '
+        "with the outputs of this build).</p>"
     )
     heading_end = stripped.find("</h1>")
     if heading_end < 0:

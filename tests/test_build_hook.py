@@ -1,128 +1,82 @@
-"""The build hook's schedule: pages in parallel, the cells that time things alone after."""
+"""The build hook: it renders the executed notebooks, offers them for download, executes
+nothing, and fails naming the page when a notebook is missing or older than its page."""
 
 from __future__ import annotations
 
-import json
 import os
-import threading
-import time
 from pathlib import Path
 
+import jupytext
 import nbformat
+import yaml
 
-from hooks.execute import DURATIONS, Gate, uses_timing
 from tests.site_support import mini_site, mkdocs_build
 
-CLOCK = (
-    "import json, time, torch\n"
-    "print(json.dumps({'at': time.time(), 'threads': torch.get_num_threads()}))\n"
-)
+PAGE = "# %% [markdown]\n# # A page\n\n# %%\nprint('from the source')\n"
 
 
-def _title(title: str) -> str:
-    """A page's opening: its title, then a code cell."""
-    return f"# %% [markdown]\n# # {title}\n\n# %%\n"
+def _executed(executed_dir: Path, name: str, source: str, printed: str) -> Path:
+    """An executed notebook of `source` as the command writes it, whose code cell printed
+    `printed` (which executing `source` would not print)."""
+    notebook = jupytext.reads(source, fmt="py:percent")
+    code = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    executed_dir.mkdir(exist_ok=True)
+    path = executed_dir / Path(name).with_suffix(".ipynb")
+    nbformat.write(notebook, path)
+    return path
 
 
-def _clocks(executed: Path, page: str) -> list[dict[str, float]]:
-    """The clock line each code cell of an executed page printed."""
-    notebook = nbformat.read(executed / f"{page}.ipynb", as_version=4)
-    return [
-        json.loads(cell.outputs[0].text.splitlines()[0])
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-    ]
-
-
-def test_importing_a_timing_helper_is_not_timing() -> None:
-    """A cell is timed when it uses the timing helpers, not when it imports them."""
-    assert not uses_timing("from weightdecay.report import TIMING_PREFIX, format_seconds")
-    assert uses_timing("print(format_seconds(run.seconds))")
-    assert uses_timing("line = report.TIMING_PREFIX + ' 3 s'")
-    assert not uses_timing("seconds = 3  # no helper")
-    assert uses_timing("%%time\nprint(format_seconds(1.0))")  # not Python: searched as text
-
-
-def test_gate_admits_in_its_order_and_no_more_than_its_count() -> None:
-    """Pages start in the given order, at most `count` at once, whoever asks first."""
-    gate = Gate(2, ["c", "a", "d", "b"])
-    started: list[str] = []
-    running = [0, 0]  # now, most at once
-    lock = threading.Lock()
-
-    def page(name: str) -> None:
-        gate.enter(name)
-        with lock:
-            started.append(name)
-            running[0] += 1
-            running[1] = max(running)
-        time.sleep(0.05)
-        with lock:
-            running[0] -= 1
-        gate.leave()
-
-    threads = [threading.Thread(target=page, args=(name,)) for name in "abcd"]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert started == ["c", "a", "d", "b"]
-    assert running[1] == 2
-
-
-def test_timed_cells_wait_for_the_other_pages_and_get_every_core(tmp_path: Path) -> None:
-    """The cells before a page's first timed cell run in the parallel phase; the timed
-    cells start after every other page has finished, with every core's threads."""
-    sleep = "time.sleep({})\n"
-    config = mini_site(
-        tmp_path,
-        {
-            "slow.py": _title("Slow") + CLOCK.replace("print", sleep.format(6) + "print"),
-            "quick.py": _title("Quick") + CLOCK.replace("print", sleep.format(0.5) + "print"),
-            "timed.py": (
-                _title("Timed")
-                + "from weightdecay.report import format_seconds\n"
-                + CLOCK
-                + "\n# %%\n"
-                + CLOCK
-                + "print(format_seconds(0.25))\n"
-            ),
-        },
-    )
-    executed = tmp_path / "executed"
-    result = mkdocs_build(config, tmp_path / "site", executed, env={"DOCS_JOBS": "2"})
+def test_the_build_renders_the_executed_notebook_and_offers_both_downloads(
+    tmp_path: Path,
+) -> None:
+    config = mini_site(tmp_path, {"page.py": PAGE})
+    executed = _executed(tmp_path / "executed", "page.py", PAGE, "from the executed notebook\n")
+    site = tmp_path / "site"
+    result = mkdocs_build(config, site, tmp_path / "executed")
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
-    cores = len(os.sched_getaffinity(0))
-    per_kernel = max(1, cores // 2)
-    (slow,), (quick,) = _clocks(executed, "slow"), _clocks(executed, "quick")
-    before, timed = _clocks(executed, "timed")
-    assert slow["threads"] == quick["threads"] == before["threads"] == per_kernel
-    assert timed["threads"] == cores
-    assert before["at"] < slow["at"]  # ran while the slow page was still running
-    assert timed["at"] > max(slow["at"], quick["at"])
-    assert f"timing timed.py alone ({cores} threads)" in log
-    assert "then the timed cells of 1 page alone" in log
-    # Pages outside this project's docs/ leave the durations of its build alone.
-    if DURATIONS.is_file():
-        assert "slow.py" not in json.loads(DURATIONS.read_text())
+    html = (site / "page.html").read_text()
+    assert "from the executed notebook" in html  # the executed notebook, not executed again
+    assert (site / "page.py").read_text() == PAGE
+    assert (site / "page.ipynb").read_bytes() == executed.read_bytes()
+    assert 'href="page.py" download' in html
+    assert 'href="page.ipynb" download' in html
+    assert "rendered 1 notebook pages" in log
 
 
-def test_a_failure_in_the_parallel_phase_skips_the_timed_cells(tmp_path: Path) -> None:
-    """After a page fails, the timed cells do not run and the build names the failure."""
-    config = mini_site(
-        tmp_path,
-        {
-            "broken.py": _title("Broken") + "import time\ntime.sleep(2)\nraise ValueError('no')\n",
-            "timed.py": (
-                _title("Timed") + "from weightdecay.report import format_seconds\n\n"
-                "# %%\nprint(format_seconds(0.25))\n"
-            ),
-        },
-    )
+def test_a_missing_executed_notebook_fails_the_build_naming_the_page(tmp_path: Path) -> None:
+    config = mini_site(tmp_path, {"page.py": PAGE, "other.py": PAGE})
+    _executed(tmp_path / "executed", "other.py", PAGE, "done\n")
     result = mkdocs_build(config, tmp_path / "site", tmp_path / "executed")
     log = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "broken.py: code cell 1 (`import time`) raised ValueError: no" in log
-    assert "timing timed.py alone" not in log
-    assert "timed.py: the cells before its first timed cell took" in log
+    assert (
+        f"page.py: its executed notebook {tmp_path / 'executed' / 'page.ipynb'} is missing" in log
+    )
+    assert "other.py:" not in log
+    assert "run `make notebooks`" in log
+
+
+def test_an_executed_notebook_older_than_its_page_fails_the_build(tmp_path: Path) -> None:
+    config = mini_site(tmp_path, {"page.py": PAGE})
+    executed = _executed(tmp_path / "executed", "page.py", PAGE, "done\n")
+    page = tmp_path / "docs" / "page.py"
+    os.utime(executed, (page.stat().st_mtime - 10,) * 2)
+    result = mkdocs_build(config, tmp_path / "site", tmp_path / "executed")
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"page.py: its executed notebook {executed} is older than the page" in log
+    assert "run `make notebooks`" in log
+
+
+def test_the_build_refuses_to_let_mkdocs_jupyter_execute(tmp_path: Path) -> None:
+    config = mini_site(tmp_path, {"page.py": PAGE})
+    settings = yaml.safe_load(config.read_text())
+    for plugin in settings["plugins"]:
+        if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin:
+            plugin["mkdocs-jupyter"]["execute"] = True
+    config.write_text(yaml.safe_dump(settings))
+    result = mkdocs_build(config, tmp_path / "site", tmp_path / "executed")
+    assert result.returncode != 0
+    assert "set `execute: false` for mkdocs-jupyter" in result.stdout + result.stderr

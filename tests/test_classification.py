@@ -18,25 +18,26 @@ from torch.nn import functional
 
 from weightdecay.calibration import expected_calibration_error, reliability
 from weightdecay.categorical import categorical_log_likelihood, scaled_negative_log_posterior
-from weightdecay.cross_entropy import gradient, hessian, mean_cross_entropy, objective
-from weightdecay.experiments.classification import (
-    calibration_sweep,
-    identities,
-    log_grid,
-    sklearn_parity,
-    trajectory_parity,
+from weightdecay.cross_entropy import (
+    class_probabilities,
+    gradient,
+    hessian,
+    mean_cross_entropy,
+    objective,
 )
 from weightdecay.logistic import (
     NewtonDivergedError,
     decay_from_logistic_c,
     fit_logistic,
+    gauge_direction,
     logistic_c,
+    smallest_curvature,
 )
 from weightdecay.metrics import relative_error
 from weightdecay.models.logistic import ScratchLogisticRegression, TorchLogisticRegression
 from weightdecay.planar import make_moons, make_task, polynomial_features
 from weightdecay.prior import log_prior_constant
-from weightdecay.report import TOLERANCES, assert_checks, classification_checks
+from weightdecay.tolerances import TOLERANCES
 
 F64 = torch.float64
 # scikit-learn's newton-cholesky solver stops at tol = 1e-14 on its gradient; at the
@@ -102,6 +103,21 @@ def test_cross_entropy_is_stable_for_large_logits() -> None:
     assert mean_cross_entropy(z, torch.tensor([0, 1])).item() == 800.0
 
 
+def test_cross_entropy_keeps_its_digits_past_softplus_cutoff() -> None:
+    """Beyond z = 20 PyTorch's softplus returns z itself; the loss and its gradient do not."""
+    z = torch.tensor([[25.0], [30.0], [-25.0]], dtype=F64, requires_grad=True)
+    y = torch.tensor([1, 1, 0])
+    loss = mean_cross_entropy(z, y)
+    exact = sum(math.log1p(math.exp(-v)) for v in (25.0, 30.0, 25.0)) / 3
+    assert math.isclose(loss.item(), exact, rel_tol=1e-15)
+    loss.backward()
+    assert z.grad is not None
+    # p - t without cancellation: -sigmoid(-z) where t = 1, sigmoid(z) where t = 0.
+    sign = 1 - 2 * y.to(F64).unsqueeze(1)
+    expected = sign * torch.sigmoid(sign * z.detach()) / 3
+    assert relative_error(z.grad, expected) < 1e-15
+
+
 @pytest.mark.parametrize(
     ("labels", "message"),
     [
@@ -137,9 +153,26 @@ def test_bad_shapes_and_types_are_named() -> None:
 
 @pytest.mark.parametrize("name", ["moons", "blobs"])
 def test_scratch_follows_torch_sgd_step_by_step(name: str) -> None:
-    run = trajectory_parity(make_task(name), lambd=0.01, lr=0.5, epochs=30)
-    assert len(run.step_errors) == 180
-    assert max(run.step_errors) < TOLERANCES["classifier_steps"][F64]
+    """The scratch model against its twin with `sgd` (decay on the weight's group only)."""
+    task = make_task(name)
+    x, y = task.x_train, task.y_train
+    twin = TorchLogisticRegression(x.shape[1], task.n_classes, seed=0)
+    scratch = ScratchLogisticRegression(x.shape[1], task.n_classes, 0.01)
+    scratch.copy_params(twin.layer)
+    optimizer = twin.sgd(lr=0.5, weight_decay=0.01)
+    shuffles = torch.Generator().manual_seed(0)
+    errors = []
+    for _ in range(30):
+        for rows in torch.randperm(x.shape[0], generator=shuffles).split(10):
+            scratch.step(x[rows], y[rows], 0.5)
+            optimizer.zero_grad()
+            twin.loss(x[rows], y[rows]).backward()
+            optimizer.step()
+            errors.append(
+                relative_error(scratch.parameters(), [twin.layer.weight.T, twin.layer.bias])
+            )
+    assert len(errors) == 180
+    assert max(errors) < TOLERANCES["classifier_steps"][F64]
 
 
 def test_trajectory_comparison_can_fail() -> None:
@@ -206,13 +239,72 @@ def test_newton_optimum_equals_sklearn(
     assert relative_error([coef, intercept], [fit.w, ours_b]) < tolerance
 
 
-def test_sklearn_parity_reports_a_bound_that_holds() -> None:
-    for name in ("moons", "blobs"):
-        result = sklearn_parity(make_task(name), 1e-3)
-        assert result.distance <= 2 * result.bound + 1e-15
-        assert result.sklearn_gradient < 1e-12
-        # mu, the smallest eigenvalue of H + uu^T, is positive: J is strictly convex.
-        assert result.mu > 0
+def centred(b: torch.Tensor) -> torch.Tensor:
+    return b - b.mean() if b.numel() > 1 else b
+
+
+@pytest.mark.parametrize("name", ["moons", "blobs"])
+def test_smallest_curvature_bounds_sklearns_distance_to_the_optimum(name: str) -> None:
+    """‖θ_sk − θ*‖ against 2‖∇J(θ_sk)‖/μ on the page's tasks (intercepts centred)."""
+    task = make_task(name)
+    x, y, lambd = task.x_train, task.y_train, 1e-3
+    fit = fit_logistic(x, y, task.n_classes, lambd)
+    model = LogisticRegression(
+        C=logistic_c(lambd, x.shape[0]), solver="newton-cholesky", tol=1e-14, max_iter=1000
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x.numpy(), y.numpy())
+    coef = torch.from_numpy(np.ascontiguousarray(model.coef_.T))
+    intercept = torch.from_numpy(model.intercept_.astype(np.float64))
+    gw, gb = gradient(x, y, coef, intercept, lambd)
+    g = torch.cat([gw, gb.unsqueeze(0)])
+    mu = smallest_curvature(x, y, fit.w, fit.b, lambd)
+    distance = (
+        torch.cat([coef, centred(intercept).unsqueeze(0)])
+        - torch.cat([fit.w, centred(fit.b).unsqueeze(0)])
+    ).norm()
+    assert g.abs().max() < 1e-12
+    assert mu > 0  # J is strictly convex once the intercepts' common shift is set aside
+    assert distance <= 2 * g.norm().item() / mu + 1e-15
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    m=st.integers(3, 30),
+    d=st.integers(1, 4),
+    n_classes=st.sampled_from([2, 3, 4]),
+    lambd=st.floats(1e-3, 10.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_smallest_curvature_is_the_curvature_off_the_gauge_direction(
+    m: int, d: int, n_classes: int, lambd: float, seed: int
+) -> None:
+    """μ is positive, below every Rayleigh quotient off u, and equals one of them."""
+    x, y = problem(m, d, n_classes, seed)
+    k = 1 if n_classes == 2 else n_classes
+    w, b = point(d, k, seed)
+    mu = smallest_curvature(x, y, w, b, lambd)
+    h = hessian(x, y, w, b, lambd)
+    u = gauge_direction(d, k, F64)
+    assert mu > 0
+    if k > 1:  # H itself is blind to u: the intercepts moving together
+        assert (h @ u).norm() < 1e-12 * h.norm()
+    deltas = torch.randn(20, h.shape[0], dtype=F64, generator=torch.Generator().manual_seed(seed))
+    deltas -= torch.outer(deltas @ u, u)  # orthogonal to u
+    rayleigh = ((deltas @ h) * deltas).sum(dim=1) / deltas.pow(2).sum(dim=1)
+    assert bool((rayleigh >= mu * (1 - 1e-10)).all())
+    lowest = torch.linalg.eigh(h + torch.outer(u, u)).eigenvectors[:, 0]
+    assert math.isclose((lowest @ h @ lowest).item(), mu, rel_tol=1e-10, abs_tol=1e-14)
+
+
+def test_smallest_curvature_validates() -> None:
+    x, y = problem(5, 2, 3, seed=0)
+    w, b = point(2, 3, 0)
+    with pytest.raises(ValueError, match="lambd must be >= 0"):
+        smallest_curvature(x, y, w, b, -1.0)
+    with pytest.raises(ValueError, match=r"b must have shape \(3,\)"):
+        smallest_curvature(x, y, w, b[:2], 0.1)
 
 
 def test_newton_refuses_a_separable_problem_without_decay() -> None:
@@ -252,12 +344,16 @@ def test_two_logit_softmax_is_logistic_at_half_the_decay(seed: int) -> None:
     assert relative_error(pair.w[:, 0], -pair.w[:, 1]) < 1e-10
 
 
-def test_two_logit_identity_carries_a_rounding_bound() -> None:
-    """identities() bounds the two-logit comparison by (d + 1) kappa(H) eps, below 1e-10."""
-    row = identities(make_task("moons"))
-    assert row.two_class_softmax is not None and row.two_class_bound is not None
-    assert row.two_class_softmax < row.two_class_bound < 1e-10
-    assert identities(make_task("blobs")).two_class_bound is None
+def test_two_logit_identity_holds_to_its_rounding_bound() -> None:
+    """On the moons, within (d + 1) kappa(H) eps of the one-logit optimum, below 1e-10."""
+    task = make_task("moons")
+    x, y = task.x_train, task.y_train
+    pair = fit_logistic(x, y, 2, 0.01, softmax=True)
+    single = fit_logistic(x, y, 2, 0.005)
+    difference = [pair.w[:, 1:] - pair.w[:, :1], pair.b[1:] - pair.b[:1]]
+    eigenvalues = torch.linalg.eigvalsh(hessian(x, y, single.w, single.b, 0.005))
+    bound = (x.shape[1] + 1) * (eigenvalues[-1] / eigenvalues[0]).item() * torch.finfo(F64).eps
+    assert relative_error(difference, [single.w, single.b]) < bound < 1e-10
 
 
 def test_posterior_is_objective_plus_constant_with_tau_one_over_m_lambda() -> None:
@@ -273,13 +369,31 @@ def test_posterior_is_objective_plus_constant_with_tau_one_over_m_lambda() -> No
         assert relative_error(likelihood, -25 * mean_cross_entropy(logits, y)) < 1e-14
 
 
-def test_classification_checks_hold() -> None:
-    task = make_task("moons")
-    checks = classification_checks(
-        [trajectory_parity(task, epochs=3)], [sklearn_parity(task, 0.01)], [identities(task)]
-    )
-    assert len(checks) == 8
-    assert_checks(checks)
+@pytest.mark.parametrize("name", ["moons", "blobs"])
+def test_page_identities_hold_on_the_tasks(name: str) -> None:
+    """Gradient, Hessian and posterior on the page's tasks, within the page's tolerances."""
+    task = make_task(name)
+    x, y = task.x_train, task.y_train
+    m, d = x.shape
+    k = 1 if task.n_classes == 2 else task.n_classes
+    w0, b0 = point(d, k, seed=0)
+    w, b = w0.clone().requires_grad_(), b0.clone().requires_grad_()
+    objective(x, y, w, b, 0.01).backward()
+    assert w.grad is not None and b.grad is not None
+    by_hand = gradient(x, y, w0, b0, 0.01)
+    bound = TOLERANCES["gradient_classifier"][F64]
+    assert relative_error(list(by_hand), [w.grad, b.grad]) < bound
+    theta = torch.cat([w0, b0.unsqueeze(0)])
+    oracle = autograd_hessian(lambda t: objective(x, y, t[:d], t[d], 0.01), theta)
+    h = hessian(x, y, w0, b0, 0.01)
+    assert relative_error(h, oracle.reshape(h.shape)) < TOLERANCES["hessian"][F64]
+    w1, b1 = w0.clone().requires_grad_(), b0.clone().requires_grad_()
+    posterior = scaled_negative_log_posterior(x, y, w1, b1, 0.01)
+    posterior.backward()
+    assert w1.grad is not None and b1.grad is not None
+    expected = objective(x, y, w0, b0, 0.01) + log_prior_constant(w0.numel(), 0.01, m)
+    assert relative_error(posterior.detach(), expected) < TOLERANCES["posterior"][F64]
+    assert relative_error([w1.grad, b1.grad], list(by_hand)) < bound
 
 
 def test_reliability_matches_sklearn_calibration_curve() -> None:
@@ -326,13 +440,39 @@ def test_reliability_validates() -> None:
 
 
 def test_decay_lowers_confidence_along_the_grid() -> None:
-    sweep = calibration_sweep(make_task("blobs", n_test=1000), log_grid(1e-4, 1.0, 1))
-    confidence = [p.mean_confidence for p in sweep]
+    task = make_task("blobs", n_test=1000)
+    confidence, accuracy = [], []
+    for lambd in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
+        fit = fit_logistic(task.x_train, task.y_train, 3, lambd)
+        top, predicted = fit.predict_proba(task.x_test).max(dim=1)
+        confidence.append(top.mean().item())
+        accuracy.append((predicted == task.y_test).double().mean().item())
     assert confidence == sorted(confidence, reverse=True)
-    assert sweep[0].mean_confidence > sweep[0].test_accuracy
-    assert sweep[-1].mean_confidence < sweep[-1].test_accuracy
-    with pytest.raises(ValueError, match=r"lambdas\[1\] must be > 0"):
-        calibration_sweep(make_task("moons", n_test=10), [0.1, -1.0])
+    assert confidence[0] > accuracy[0]  # overconfident with little decay
+    assert confidence[-1] < accuracy[-1]  # underconfident with much
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_fit_predict_proba_matches_sklearn(n_classes: int) -> None:
+    """The optimum's class probabilities against LogisticRegression.predict_proba."""
+    x, y = problem(80, 3, n_classes, seed=n_classes)
+    fit = fit_logistic(x, y, n_classes, 0.05)
+    model = LogisticRegression(C=logistic_c(0.05, 80), solver="newton-cholesky", tol=1e-14)
+    model.fit(x.numpy(), y.numpy())
+    probs = fit.predict_proba(x)
+    assert probs.shape == (80, n_classes)
+    np.testing.assert_allclose(probs.numpy(), model.predict_proba(x.numpy()), rtol=1e-9)
+
+
+def test_class_probabilities_are_pytorchs() -> None:
+    z = torch.randn(7, 1, dtype=F64, generator=torch.Generator().manual_seed(4))
+    two = class_probabilities(z)
+    assert torch.equal(two[:, 1], torch.sigmoid(z[:, 0]))
+    assert torch.allclose(two.sum(dim=1), torch.ones(7, dtype=F64), rtol=0, atol=1e-15)
+    z3 = torch.randn(7, 3, dtype=F64, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(class_probabilities(z3), torch.softmax(z3, dim=1))
+    with pytest.raises(ValueError, match="logits must be a 2-d tensor"):
+        class_probabilities(torch.zeros(3, dtype=F64))
 
 
 def test_polynomial_features_match_sklearn() -> None:

@@ -1,7 +1,8 @@
-"""The two source documents' experiments: every parity claim, with its tolerance.
+"""The second source document's experiment: every parity claim, with its tolerance.
 
-Tolerances are norm-wise relative unless named MAPE (percent). The experiments run
-once per dtype per session (a few seconds each).
+Tolerances are norm-wise relative. The experiment runs once per dtype per session (a few
+seconds each). The first source's experiment runs on its page, which the site tests
+execute; its models are tested in test_models.py.
 """
 
 from __future__ import annotations
@@ -12,26 +13,17 @@ import math
 import pytest
 import torch
 
-from weightdecay import (
-    BayesExperiment,
-    LinearExperiment,
-    prior_variance,
-    relative_error,
-    run_bayes_experiment,
-    run_linear_experiment,
-)
+from weightdecay import BayesExperiment, prior_variance, relative_error, run_bayes_experiment
 from weightdecay.data import make_clusters
 from weightdecay.experiments.bayes import _split_like, train_form
 from weightdecay.metrics import flatten
 from weightdecay.models.mlp import Net
-from weightdecay.report import TOLERANCES, assert_checks, bayes_checks, linear_checks
+from weightdecay.report import TOLERANCES, assert_checks, bayes_checks
 from weightdecay.seeding import derive_seed
 
 DTYPES = [torch.float32, torch.float64]
 
 # The claims' bounds, stated once in weightdecay.tolerances and shared with the site.
-LINEAR_MAPE = TOLERANCES["linear_mape"]
-LINEAR_STEPS = TOLERANCES["linear_steps"]
 PRIOR_STEPS = TOLERANCES["prior_steps"]
 FINAL = TOLERANCES["final"]
 
@@ -49,9 +41,7 @@ def test_tolerances_are_no_looser_than_before_they_were_derived() -> None:
             assert TOLERANCES[name][dtype] <= bound, (name, dtype)
 
 
-@pytest.fixture(scope="session", params=DTYPES, ids=str)
-def linear(request: pytest.FixtureRequest) -> LinearExperiment:
-    return run_linear_experiment(dtype=request.param)
+# Second source document ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session", params=DTYPES, ids=str)
@@ -59,45 +49,7 @@ def bayes(request: pytest.FixtureRequest) -> BayesExperiment:
     return run_bayes_experiment(dtype=request.param)
 
 
-# First source document ----------------------------------------------------------------------
-
-
-def test_copy_makes_predictions_and_loss_identical(linear: LinearExperiment) -> None:
-    assert linear.mape_before_copy > 1.0  # independent random initializations differ
-    assert linear.mape_after_copy == 0.0
-    assert linear.mape_loss_after_copy == 0.0
-
-
-def test_final_mape_below_tolerance(linear: LinearExperiment) -> None:
-    parity = linear.parity()
-    bound = LINEAR_MAPE[linear.dtype]
-    for key in ("mape_predictions", "mape_weight", "mape_bias"):
-        assert parity[key] < bound, (key, parity[key], bound)
-
-
-def test_float64_logs_agree_to_every_printed_digit() -> None:
-    result = run_linear_experiment(dtype=torch.float64)
-    lines = result.scratch.log_lines()
-    assert len(lines) == 16
-    assert lines == result.reference.log_lines()
-
-
-def test_linear_runs_have_the_seeds_shape(linear: LinearExperiment) -> None:
-    assert linear.batch_size == 33 and linear.epochs == 16
-    for run in (linear.scratch, linear.reference):
-        assert len(run.train_loss) == len(run.valid_loss) == 16
-        assert len(run.steps) == 5
-        # Training works: validation error falls every epoch at this learning rate.
-        assert all(b < a for a, b in zip(run.valid_loss, run.valid_loss[1:], strict=False))
-
-
-def test_linear_tracked_steps_agree(linear: LinearExperiment) -> None:
-    for a, b in zip(linear.scratch.steps, linear.reference.steps, strict=True):
-        assert relative_error(a, b) < LINEAR_STEPS[linear.dtype]
-
-
-def test_report_checks_hold(linear: LinearExperiment, bayes: BayesExperiment) -> None:
-    assert_checks(linear_checks(linear))
+def test_report_checks_hold(bayes: BayesExperiment) -> None:
     assert_checks(bayes_checks(bayes))
 
 
@@ -109,41 +61,6 @@ def test_report_fails_loudly_on_a_broken_claim(bayes: BayesExperiment) -> None:
     )
     with pytest.raises(AssertionError, match="parity check"):
         assert_checks(bayes_checks(broken))
-
-
-def test_decay_shrinks_the_weight_and_not_the_bias_path() -> None:
-    decayed = run_linear_experiment(epochs=4, lambd=1.0)
-    plain = run_linear_experiment(epochs=4, lambd=0.0)
-    norm = torch.linalg.matrix_norm
-    assert norm(decayed.scratch.params["weight"]) < norm(plain.scratch.params["weight"])
-    assert decayed.parity()["mape_predictions"] < 1e-11
-
-
-def test_linear_experiment_is_reproducible() -> None:
-    a, b = run_linear_experiment(epochs=2), run_linear_experiment(epochs=2)
-    assert a.scratch.log_lines() == b.scratch.log_lines()
-    assert torch.equal(a.scratch.final_vector(), b.scratch.final_vector())
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"lambd": -0.01}, ValueError, r"lambd must be >= 0, got -0\.01"),
-        ({"lr": 0.0}, ValueError, "lr must be > 0, got 0.0"),
-        ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
-        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
-        ({"dtype": torch.float16}, ValueError, "dtype must be torch.float32 or torch.float64"),
-        ({"seed": -3}, ValueError, "seed must be >= 0, got -3"),
-    ],
-)
-def test_linear_bad_arguments(
-    kwargs: dict[str, object], error: type[Exception], match: str
-) -> None:
-    with pytest.raises(error, match=match):
-        run_linear_experiment(**kwargs)  # type: ignore[arg-type]
-
-
-# Second source document ---------------------------------------------------------------------
 
 
 def test_penalty_and_sgd_decay_agree_to_rounding_for_five_steps(
@@ -279,12 +196,3 @@ def test_centred_decay_ends_elsewhere_than_decay_to_zero(l2sp: BayesExperiment) 
 def test_centre_must_match_the_network() -> None:
     with pytest.raises(ValueError, match="centre must be a flat tensor of 261 values"):
         run_bayes_experiment(epochs=1, centre=torch.zeros(5, dtype=torch.float64))
-
-
-def test_linear_experiment_with_a_centre_keeps_parity() -> None:
-    gen = torch.Generator().manual_seed(12)
-    centre = torch.randn(6, 3, generator=gen, dtype=torch.float64) * 20
-    centred = run_linear_experiment(lambd=1.0, epochs=4, centre=centre)
-    plain = run_linear_experiment(lambd=1.0, epochs=4)
-    assert centred.parity()["mape_predictions"] < LINEAR_MAPE[torch.float64]
-    assert relative_error(centred.scratch.final_vector(), plain.scratch.final_vector()) > 1e-3

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 from torch import nn
 
 from tests.strategies import LAMBDAS
-from weightdecay import Net, ScratchLinearRegression, TorchLinearRegression
+from weightdecay import (
+    Net,
+    ScratchLinearRegression,
+    TorchLinearRegression,
+    make_regression_split,
+    mape,
+    relative_error,
+)
+from weightdecay.tolerances import TOLERANCES
 
 
 @given(
@@ -102,6 +110,63 @@ def test_scratch_bad_input() -> None:
         ScratchLinearRegression(4, 3, 0.1, dtype=torch.float16)
     with pytest.raises(ValueError, match="weight_decay must be >= 0, got -0.5"):
         TorchLinearRegression(4, 3, seed=0).sgd(lr=0.1, weight_decay=-0.5)
+
+
+def train_pair(
+    lambd: float, centre: torch.Tensor | None = None, epochs: int = 4
+) -> tuple[ScratchLinearRegression, TorchLinearRegression]:
+    """The scratch model and its twin from one start, on the first source's 33-row batches."""
+    data = make_regression_split(seed=0)
+    twin = TorchLinearRegression(6, 3, seed=0)
+    optimizer = twin.sgd(lr=0.01, weight_decay=lambd, centre=centre)
+    scratch = ScratchLinearRegression(6, 3, lambd, centre=centre)
+    scratch.copy_params(twin.layer)
+    for _ in range(epochs):
+        for start in range(0, 100, 33):
+            x, y = data.x_train[start : start + 33], data.y_train[start : start + 33]
+            scratch.step(x, y, lr=0.01)
+            optimizer.zero_grad()
+            nn.functional.mse_loss(twin(x), y).backward()
+            optimizer.step()
+    return scratch, twin
+
+
+def centre_away_from_zero() -> torch.Tensor:
+    gen = torch.Generator().manual_seed(12)
+    return torch.randn(6, 3, generator=gen, dtype=torch.float64) * 20
+
+
+@pytest.mark.parametrize("centred", [False, True], ids=["to zero", "to a centre"])
+@pytest.mark.parametrize("lambd", [0.0, 1.0])
+def test_scratch_and_twin_train_alike(lambd: float, centred: bool) -> None:
+    # 16 steps, fewer than the 64 that TOLERANCES["linear_mape"] is derived for.
+    scratch, twin = train_pair(lambd, centre_away_from_zero() if centred else None)
+    x = make_regression_split(seed=0).x_valid
+    with torch.no_grad():
+        reference = twin(x)
+    bound = TOLERANCES["linear_mape"]["float64"]
+    assert mape(scratch.predict(x), reference) < bound
+    assert mape(scratch.w, twin.layer.weight.T) < bound
+
+
+def test_decay_shrinks_the_weight_towards_its_centre() -> None:
+    centre = centre_away_from_zero()
+    plain, _ = train_pair(0.0)
+    decayed, _ = train_pair(1.0)
+    centred, _ = train_pair(1.0, centre)
+    norm = torch.linalg.matrix_norm
+    assert norm(decayed.w) < norm(plain.w)
+    assert norm(centred.w - centre) < norm(plain.w - centre)
+    assert relative_error(centred.w, decayed.w) > 1e-3
+
+
+def test_centre_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"centre must have shape \(4, 3\), got"):
+        ScratchLinearRegression(4, 3, 0.1, centre=torch.zeros(3, 4, dtype=torch.float64))
+    with pytest.raises(TypeError, match="centre must have dtype torch.float64, got torch.float32"):
+        ScratchLinearRegression(4, 3, 0.1, centre=torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"centre must have shape \(4, 3\), got \(3, 4\)"):
+        TorchLinearRegression(4, 3, seed=0).sgd(0.1, 0.1, centre=torch.zeros(3, 4))
 
 
 def test_net_is_the_second_seeds_architecture() -> None:

@@ -80,7 +80,7 @@ PAGE_SYMBOLS: dict[str, str] = {
     "data-parallel.py": r"A L R \ell \eta \lambda \theta \varepsilon m",
     "decay-cost.py": r"B D N \eta \lambda \tau \theta m",
     "from-scratch.py": r"J L W X Y \Delta \eta \lambda b d k m n",
-    "index.py": r"I J L N W \eta \lambda \sigma \tau \theta",
+    "index.md": r"I J L N W \eta \lambda \sigma \tau \theta",
     "informative-priors.py": r"I N \lambda \sigma \tau \theta n",
     "l2-vs-decay.py": r"A I L X \epsilon \eta \lambda \mu \theta \varepsilon d n",
     "normalization-layers.py": r"L W \epsilon \eta \lambda \varepsilon m",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -22,20 +23,12 @@ from weightdecay.equilibrium import (
     comparison_standard_error,
     equilibrium_angular_update,
     equilibrium_norm,
+    integrated_autocorrelation_time,
+    mean_standard_error,
     next_squared_norm,
     relaxation_steps,
 )
-from weightdecay.experiments.invariance import epsilon_deviation, gaussian_blobs
-from weightdecay.experiments.norm_dynamics import (
-    EQUILIBRIUM_TOLERANCE,
-    NormDynamics,
-    NormRun,
-    integrated_autocorrelation_time,
-    rescaled_training_difference,
-    run_norm_dynamics,
-)
-from weightdecay.models.normalized import NEGLIGIBLE_EPS, NormalizedClassifier
-from weightdecay.optim.groups import decay_groups
+from weightdecay.models.normalized import NEGLIGIBLE_EPS, NormalizedClassifier, gaussian_blobs
 from weightdecay.scale_invariance import (
     first_order_loss_change,
     gradient_scaling_error,
@@ -43,20 +36,23 @@ from weightdecay.scale_invariance import (
     scale_invariant_weights,
     weight_gradient_cosine,
 )
-from weightdecay.seeding import derive_seed, torch_generator
 
 F64 = torch.float64
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Run PyTorch on one thread: on these tiny tensors, many times faster than several."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def linear(model: nn.Sequential, index: int) -> nn.Linear:
     layer = model[index]
     assert isinstance(layer, nn.Linear)
     return layer
-
-
-def experiment_model() -> NormalizedClassifier:
-    """The experiments' initial classifier (seed 0), built here from its documented recipe."""
-    return NormalizedClassifier(eps=NEGLIGIBLE_EPS, seed=derive_seed(0, "init"))
 
 
 def batch(seed: int = 0, m: int = 64, d: int = 4, k: int = 4) -> tuple[Tensor, Tensor]:
@@ -280,9 +276,25 @@ def test_first_order_change_against_finite_differences_in_eps() -> None:
     d_eps = (loss_at(eps + h) - loss_at(eps - h)) / (2 * h)
     inner = first_order_loss_change(model, "3.weight", 2.0, x, y) / (0.5 * (1 - 2.0**-2))
     assert abs(inner / (-2 * eps * d_eps) - 1) < 1e-5
-    for scale in (0.5, 2.0, 10.0):
-        deviation = epsilon_deviation(scale, eps=1e-5)
-        assert deviation.discrepancy < deviation.order < 1e-2
+
+
+def test_first_order_change_within_its_order_of_error() -> None:
+    # With PyTorch's eps = 1e-5, against L(cW) - L(W) from the module itself: the relative
+    # error stays below eps |1 - c^-2| / var_min, the order of the neglected term, with
+    # var_min the smallest variance the second normalization divides by.
+    x, y = batch(5, m=256)
+    for norm in ("batch", "layer"):
+        model = NormalizedClassifier(seed=0, norm=norm, eps=1e-5)
+        with torch.no_grad():
+            z = copy.deepcopy(model)[:4](x)
+        smallest = z.var(dim=0 if norm == "batch" else 1, unbiased=False).min().item()
+        for scale in (0.5, 2.0, 10.0):
+            change = direct_loss(model, "3.weight", scale, x, y) - direct_loss(
+                model, "3.weight", 1.0, x, y
+            )
+            predicted = first_order_loss_change(model, "3.weight", scale, x, y)
+            order = 1e-5 * abs(1 - scale**-2) / smallest
+            assert abs(change / predicted - 1) < order < 1e-2, (norm, scale)
 
 
 def test_gradient_is_orthogonal_and_scales_inversely() -> None:
@@ -395,46 +407,6 @@ def test_relaxation_time_is_the_linearized_rate() -> None:
     assert abs((1 - slope) * relaxation_steps(eta, lam) - 1) < 2 * eta * lam
 
 
-# The experiment ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def short() -> NormDynamics:
-    return run_norm_dynamics(lambdas=(0.0, 0.05), steps=1000, window=500)
-
-
-def test_dynamics_identities_hold_at_every_step(short: NormDynamics) -> None:
-    for run in short.runs:
-        assert run.recursion_error() < 1e-13
-        assert run.cosines.abs().max().item() < 1e-13
-        assert run.norms.shape == (1001, 2) and run.grad_norms.shape == (1000, 2)
-    free = short.run(0.0)
-    assert bool((free.norms.diff(dim=0) > 0).all())
-    assert bool((free.effective_lr.diff(dim=0) < 0).all())
-    # Without decay ||W||^4 grows by about 2 eta^2 ||g_hat||^2 per step.
-    n4 = free.norms.pow(4)
-    predicted = n4[0] + 2 * 0.25**2 * free.unit_grad_norms.pow(2).cumsum(dim=0)
-    assert ((n4[1:] / predicted - 1).abs().max().item()) < 1e-3
-
-
-def test_dynamics_equilibrium(short: NormDynamics) -> None:
-    assert [run.weight_decay for run in short.settled()] == [0.05]
-    norm_error, angular_error = short.equilibrium_errors()
-    assert norm_error < EQUILIBRIUM_TOLERANCE and angular_error < EQUILIBRIUM_TOLERANCE
-    # The observed mean norm lies within three of its estimated standard errors.
-    decayed = short.run(0.05)
-    error = (decayed.observed_norm(500) / decayed.predicted_norm(500) - 1).abs()
-    assert bool((error < 3 * decayed.standard_error(500)).all())
-    # Each comparison lies within five of its own standard errors of its predicted bias.
-    errors = decayed.comparison_errors(500)
-    biases, standard_errors = decayed.comparison_bias(500), decayed.comparison_standard_error(500)
-    for err, bias, standard_error in zip(errors, biases, standard_errors, strict=True):
-        assert bool(((err - bias).abs() < 5 * standard_error).all())
-    assert torch.equal(
-        errors[0].abs().max(), torch.tensor(short.equilibrium_errors()[0], dtype=F64)
-    )
-
-
 # Statistical errors ---------------------------------------------------------------------------
 
 
@@ -468,33 +440,34 @@ def test_integrated_autocorrelation_time_of_ar1_series() -> None:
         integrated_autocorrelation_time(torch.ones(3, 2, dtype=F64))
 
 
-def test_standard_error_of_the_mean_norm_against_ar1_in_closed_form() -> None:
-    # 400 independent AR(1) series with rho = 0.8 (tau_int = 9) around a norm of 10, as
-    # the columns of a run's norms: the estimated standard error of each window's mean
-    # against the exact one, and against the spread of the 400 means.
-    rho, steps, replicates, level = 0.8, 4000, 400, 10.0
-    x = ar1(rho, steps + 1, replicates, seed=11)
-    run = NormRun(
-        lr=0.1, weight_decay=0.0, names=tuple(str(i) for i in range(replicates)),
-        norms=level + x, grad_norms=torch.ones(steps, replicates, dtype=F64),
-        cosines=torch.zeros(steps, replicates, dtype=F64), loss=torch.zeros(steps, dtype=F64),
-        accuracy=torch.zeros(steps, dtype=F64), test_accuracy=0.0, final_state={},
-    )  # fmt: skip
-    exact = ar1_standard_error(rho, steps) / level
-    spread = (run.observed_norm(steps).std() / level).item()
+def test_mean_standard_error_against_ar1_in_closed_form() -> None:
+    # 400 independent AR(1) series with rho = 0.8 (tau_int = 9): the estimated standard
+    # error of each series' mean against the exact one, and against the spread of the
+    # 400 means.
+    rho, steps, replicates = 0.8, 4000, 400
+    x = ar1(rho, steps, replicates, seed=11)
+    exact = ar1_standard_error(rho, steps)
+    spread = x.mean(dim=0).std().item()
     # The spread of 400 means: the standard deviation of an sd estimate is 1/sqrt(2 * 399).
     assert abs(spread / exact - 1) < 4 / math.sqrt(2 * (replicates - 1))
-    estimated = run.standard_error(steps)
+    estimated = torch.tensor([mean_standard_error(column) for column in x.T], dtype=F64)
     # The mean of 400 estimates: each has a relative sd of about sqrt(2 (2M + 1) / N) / 2
     # (0.11, M = 45), so their mean one of 0.0053; the estimator's own bias, from the
     # subtracted mean, is about (2M + 1) / (2N) = 0.011.
     assert abs(estimated.mean().item() / exact - 1) < 0.011 + 4 * 0.0053
+    # A shift of the series leaves it unchanged; a scale multiplies it.
+    column = x[:, 0]
+    assert mean_standard_error(column + 10.0) == pytest.approx(mean_standard_error(column))
+    assert mean_standard_error(3.0 * column) == pytest.approx(3.0 * mean_standard_error(column))
+    with pytest.raises(ValueError, match="window_factor must be > 0"):
+        mean_standard_error(column, window_factor=0.0)
 
 
 def test_comparison_errors_against_a_simulated_norm() -> None:
     # The norm of a scale-invariant weight under SGD with decay follows
     # n' = (1 - q) n + eta^2 g_hat^2 / n exactly; simulated here for 1000 independent
-    # weights with g_hat^2 exponential of mean G, and recorded as a run's columns.
+    # weights with g_hat^2 exponential of mean G, and compared over a window as a page
+    # compares a run with the predictions.
     eta, lam, big_g, burn, window, chains = 0.25, 0.032, 0.3, 600, 1500, 1000
     q = eta * lam * (2 - eta * lam)
     gen = torch.Generator().manual_seed(12)
@@ -505,18 +478,20 @@ def test_comparison_errors_against_a_simulated_norm() -> None:
         norms.append(n.sqrt())
         grads.append((g_hat2 / n).sqrt())  # ||g|| = ||g_hat|| / ||W||
         n = (1 - q) * n + eta**2 * g_hat2 / n
-    norms.append(n.sqrt())
-    steps = burn + window
-    run = NormRun(
-        lr=eta, weight_decay=lam, names=tuple(str(i) for i in range(chains)),
-        norms=torch.stack(norms), grad_norms=torch.stack(grads),
-        cosines=torch.zeros(steps, chains, dtype=F64), loss=torch.zeros(steps, dtype=F64),
-        accuracy=torch.zeros(steps, dtype=F64), test_accuracy=0.0, final_state={},
-    )  # fmt: skip
-    assert run.recursion_error() < 1e-13
-    errors = run.comparison_errors(window)
-    biases = run.comparison_bias(window)
-    standard_errors = run.comparison_standard_error(window)
+    w, g = torch.stack(norms)[burn:], torch.stack(grads)[burn:]
+    theta = eta * g / w  # the angular update
+    big_g_window = (g * w).pow(2).mean(dim=0).tolist()
+    predicted = torch.tensor([equilibrium_norm(eta, lam, v) for v in big_g_window], dtype=F64)
+    errors = (
+        w.mean(dim=0) / predicted - 1,
+        theta.pow(2).mean(dim=0).sqrt() / equilibrium_angular_update(eta, lam) - 1,
+    )
+    r = ((w**2).var(dim=0) / (w**2).mean(dim=0) ** 2).tolist()
+    biases = [torch.tensor(v, dtype=F64) for v in zip(*map(comparison_bias, r), strict=True)]
+    standard_errors = [
+        torch.tensor(v, dtype=F64)
+        for v in zip(*(comparison_standard_error(eta, lam, v, window) for v in r), strict=True)
+    ]
     # The biases: first order in v. v/8 is v/2 - 3v/8, so an error of a tenth in either
     # term is nearly half of it; the angular bias v has no such cancellation.
     for err, bias, share in zip(errors, biases, (0.5, 0.1), strict=True):
@@ -529,55 +504,69 @@ def test_comparison_errors_against_a_simulated_norm() -> None:
     assert comparison_standard_error(eta, lam, 0.0, window) == (0.0, 0.0)
 
 
-def test_dynamics_match_an_independent_training_loop(short: NormDynamics) -> None:
+# The classifier under SGD ----------------------------------------------------------------------
+
+
+def rescaled_run(scale: float, lr_power: int, steps: int = 100) -> tuple[float, float]:
+    """Train the classifier's hidden weights from W0 and from c W0 (lr times c^lr_power).
+
+    The twin's decay on the hidden weights is lambda / c^lr_power, every other parameter is
+    trained alike. Returns the largest relative distance of the twin's hidden weights from
+    c W_t, and the largest absolute difference of any other parameter.
+    """
     data = gaussian_blobs(seed=0)
-    model = experiment_model()
-    optimizer = torch.optim.SGD(decay_groups(model, 0.05), lr=0.25)
-    batches = torch.randint(0, 4096, (1000, 128), generator=torch_generator(0, "batches"))
-    norms = []
-    for idx in batches[:200]:
-        norms.append(linear(model, 3).weight.detach().norm().item())
-        optimizer.zero_grad()
-        nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx]).backward()
-        optimizer.step()
-    expected = torch.tensor(norms, dtype=F64)
-    torch.testing.assert_close(short.run(0.05).norms[:200, 1], expected, rtol=1e-13, atol=0)
-
-
-def test_dynamics_are_reproducible_and_leave_global_state() -> None:
-    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
-    first = run_norm_dynamics(lambdas=(0.01,), steps=50, window=10)
-    second = run_norm_dynamics(lambdas=(0.01,), steps=50, window=10)
-    assert torch.equal(first.runs[0].norms, second.runs[0].norms)
-    assert torch.equal(torch.random.get_rng_state(), state)
-    assert torch.get_num_threads() == threads
-    with pytest.raises(ValueError, match="window must be <= steps = 50, got 60"):
-        run_norm_dynamics(steps=50, window=60)
-    with pytest.raises(ValueError, match="lambdas must satisfy lr \\* lambda < 1, got 5.0"):
-        run_norm_dynamics(lambdas=(5.0,))
-    with pytest.raises(ValueError, match="lambdas must be >= 0, got -0.1"):
-        run_norm_dynamics(lambdas=(-0.1,))
-    with pytest.raises(ValueError, match="no run with decay settles"):
-        first.equilibrium_errors()
-
-
-def test_only_eta_lambda_matters() -> None:
-    weights, others = rescaled_training_difference(2.0, steps=100)
-    assert weights == 0.0 and others == 0.0  # a power of two: every rounding scales exactly
-    weights, others = rescaled_training_difference(3.0, steps=100)
-    assert weights < 1e-13 and others < 1e-13
-    # The control: rescaling the learning rate by c instead of c^2 changes the trajectory.
-    data = gaussian_blobs(seed=0)
-    batches = torch.randint(0, 4096, (100, 128), generator=torch_generator(0, "batches"))
-    reference, scaled = experiment_model(), experiment_model()
-    with torch.no_grad():
-        linear(scaled, 3).weight.mul_(3.0)
-    opt_ref = torch.optim.SGD([linear(reference, 3).weight], lr=0.25, weight_decay=0.01)
-    opt_scaled = torch.optim.SGD([linear(scaled, 3).weight], lr=0.75, weight_decay=0.01 / 3)
+    batches = torch.randint(0, 4096, (steps, 128), generator=torch.Generator().manual_seed(0))
+    models, optimizers = [], []
+    for c in (1.0, scale):
+        model = NormalizedClassifier(eps=NEGLIGIBLE_EPS, seed=0)
+        hidden = [linear(model, 0).weight, linear(model, 3).weight]
+        with torch.no_grad():
+            for w in hidden:
+                w.mul_(c)
+        others = [p for p in model.parameters() if all(p is not w for w in hidden)]
+        factor = c**lr_power
+        groups = [
+            {"params": hidden, "lr": factor * 0.25, "weight_decay": 0.032 / factor},
+            {"params": others, "weight_decay": 0.0},
+        ]
+        models.append(model)
+        optimizers.append(torch.optim.SGD(groups, lr=0.25))
+    weights = others_error = 0.0
     for idx in batches:
-        for model, optimizer in ((reference, opt_ref), (scaled, opt_scaled)):
+        for model, optimizer in zip(models, optimizers, strict=True):
             optimizer.zero_grad()
             nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx]).backward()
             optimizer.step()
-    w_ref, w_scaled = linear(reference, 3).weight.detach(), linear(scaled, 3).weight.detach()
-    assert ((w_scaled - 3 * w_ref).norm() / (3 * w_ref).norm()).item() > 1e-2
+        with torch.no_grad():
+            for index in (0, 3):
+                w, v = linear(models[0], index).weight, linear(models[1], index).weight
+                weights = max(weights, ((v - scale * w).norm() / (scale * w).norm()).item())
+            pairs = zip(models[0].named_parameters(), models[1].parameters(), strict=True)
+            for (name, p), q in pairs:
+                if name not in ("0.weight", "3.weight"):
+                    others_error = max(others_error, (p - q).abs().max().item())
+    return weights, others_error
+
+
+def test_only_eta_lambda_matters() -> None:
+    # From (c W0, c^2 eta, lambda / c^2), the hidden weights stay c W_t and the function is
+    # the same: exactly for a power of two (every rounding scales), up to rounding for c = 3.
+    assert rescaled_run(2.0, lr_power=2) == (0.0, 0.0)
+    weights, others = rescaled_run(3.0, lr_power=2)
+    assert weights < 1e-13 and others < 1e-13
+    # The control: rescaling the learning rate by c instead of c^2 changes the trajectory.
+    weights, others = rescaled_run(3.0, lr_power=1)
+    assert weights > 1e-2 and others > 1e-3
+
+
+def test_gaussian_blobs_are_seeded_and_checked() -> None:
+    first, second, other = gaussian_blobs(seed=3), gaussian_blobs(seed=3), gaussian_blobs(seed=4)
+    assert torch.equal(first.x_train, second.x_train) and torch.equal(first.y_test, second.y_test)
+    assert not torch.equal(first.centres, other.centres)
+    data = gaussian_blobs(n_train=50, n_test=20, n_classes=3, dim=5, spread=2.0, seed=0)
+    assert data.x_train.shape == (50, 5) and data.x_test.shape == (20, 5)
+    assert data.x_train.dtype == F64 and set(data.y_train.tolist()) <= {0, 1, 2}
+    with pytest.raises(ValueError, match="n_classes must be >= 2"):
+        gaussian_blobs(n_classes=1)
+    with pytest.raises(ValueError, match="spread must be > 0"):
+        gaussian_blobs(spread=0.0)

@@ -28,10 +28,8 @@ from weightdecay.experiments import (
     FORM_LABELS,
     FORMS,
     BayesExperiment,
-    LinearExperiment,
     TrainingRun,
     run_bayes_experiment,
-    run_linear_experiment,
 )
 from weightdecay.likelihood import MSE_NOISE_VARIANCE, gaussian_nll
 from weightdecay.logistic import decay_from_logistic_c, fit_logistic, logistic_c
@@ -62,7 +60,6 @@ __all__ = [
     "MSE_NOISE_VARIANCE",
     "BayesExperiment",
     "ClusterData",
-    "LinearExperiment",
     "Net",
     "RegressionSplit",
     "ScratchLinearRegression",
@@ -94,7 +91,6 @@ __all__ = [
     "relative_error",
     "ridge_alpha",
     "run_bayes_experiment",
-    "run_linear_experiment",
     "scaled_negative_log_prior",
     "squared_norm",
 ]

@@ -38,6 +38,7 @@ from weightdecay._checks import check_count, check_nonnegative
 
 __all__ = [
     "check_labels",
+    "class_probabilities",
     "gradient",
     "hessian",
     "mean_cross_entropy",
@@ -207,6 +208,30 @@ def probabilities(logits: Tensor) -> Tensor:
     return torch.softmax(logits, dim=1)
 
 
+def class_probabilities(logits: Tensor) -> Tensor:
+    r"""Every class's probability from the logits: $(1 - p, p)$ for one logit.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Shape (m, 1) or (m, K).
+
+    Returns
+    -------
+    Tensor
+        Shape (m, 2) or (m, K), rows summing to 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.cross_entropy import class_probabilities
+    >>> class_probabilities(torch.tensor([[0.0]])).tolist()
+    [[0.5, 0.5]]
+    """
+    p = probabilities(logits)
+    return torch.cat([1 - p, p], dim=1) if p.shape[1] == 1 else p
+
+
 def mean_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     r"""The mean cross-entropy $\frac{1}{m}\sum_i \ell_i$, computed stably from the logits.
 
@@ -236,6 +261,13 @@ def mean_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     >>> z3, y3 = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0, 2, 1, 1, 2, 0])
     >>> torch.allclose(mean_cross_entropy(z3, y3), F.cross_entropy(z3, y3), rtol=1e-15)
     True
+
+    Large logits keep their digits: $\log(1 + e^{40}) - 40 = \log(1 + e^{-40})$.
+
+    >>> import math
+    >>> big = mean_cross_entropy(torch.tensor([[40.0]], dtype=torch.float64), torch.tensor([1]))
+    >>> math.isclose(big.item(), math.log1p(math.exp(-40)), rel_tol=1e-15)
+    True
     """
     if not isinstance(logits, Tensor) or logits.ndim != 2:
         raise ValueError(f"logits must be a 2-d tensor, got {logits!r}")
@@ -243,8 +275,11 @@ def mean_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     check_labels(labels, n_classes, logits.shape[0])
     if logits.shape[1] == 1:
         z = logits[:, 0]
-        # $$\ell_i = \log(1 + e^{z_i}) - t_i z_i$$
-        return (torch.nn.functional.softplus(z) - labels.to(z.dtype) * z).mean()
+        # $$\ell_i = \log(1 + e^{z_i}) - t_i z_i = \log(1 + e^{(1 - 2t_i)z_i})$$ for
+        # $t_i \in \{0, 1\}$: no cancellation, and no `softplus`, which returns $z$ itself
+        # above $z = 20$ (off by up to $e^{-20} \approx 2\times 10^{-9}$, gradient exactly 1).
+        sign = 1 - 2 * labels.to(z.dtype)
+        return torch.logaddexp(torch.zeros_like(z), sign * z).mean()
     # $$\ell_i = \log\textstyle\sum_k e^{z_{ik}} - z_{i y_i}$$
     picked = logits.gather(1, labels.unsqueeze(1))[:, 0]
     return (torch.logsumexp(logits, dim=1) - picked).mean()

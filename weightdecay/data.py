@@ -1,7 +1,9 @@
-"""Seeded builders for the data sets of the two source documents.
+"""Seeded builders for the data sets of the two source documents, and of the site's pages.
 
-Both builders draw in float64 and then cast, so the float32 data set of a seed
-is the rounding of its float64 data set.
+The source documents' builders draw in float64 and then cast, so the float32 data set
+of a seed is the rounding of its float64 data set. Two more regressions serve the
+pages: `scaled_regression`, whose columns span three orders of magnitude, and
+`high_dimensional_regression`, with more features than training rows.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ __all__ = [
     "RegressionSplit",
     "cluster_inputs",
     "featurize",
+    "high_dimensional_regression",
     "make_clusters",
     "make_regression_split",
+    "scaled_regression",
 ]
 
 
@@ -334,3 +338,93 @@ def make_clusters(
     return ClusterData(
         x=x.to(dtype), features=features.to(dtype), y=y.to(dtype), noise_std=sigma, seed=root
     )
+
+
+def scaled_regression(
+    *, seed: int = 0, n_samples: int = 200, n_features: int = 8, noise: float = 0.5
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Linear data whose columns have scales $10^{-1.5}, \dots, 10^{1.5}$, float64.
+
+    Column $j$ is standard normal times its scale $s_j$ (log-spaced), and its true weight
+    is standard normal divided by $s_j$, so every column contributes to the target on
+    the same scale while the gradients of the weights differ by orders of magnitude.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seeds inputs, true weights and noise.
+    n_samples, n_features : int
+        Shape of the design matrix.
+    noise : float, default 0.5
+        Standard deviation of the target noise.
+
+    Returns
+    -------
+    tuple of Tensor
+        ``(x, y, scales)``: inputs (n_samples, n_features), targets (n_samples,) and
+        the column scales (n_features,).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad seed, size or noise level.
+
+    Examples
+    --------
+    >>> from weightdecay.data import scaled_regression
+    >>> x, y, scales = scaled_regression()
+    >>> tuple(x.shape), tuple(y.shape), round(float(scales[-1] / scales[0]))
+    ((200, 8), (200,), 1000)
+    """
+    root = check_count("seed", seed, minimum=0)
+    n, d = check_count("n_samples", n_samples), check_count("n_features", n_features)
+    sigma = check_nonnegative("noise", noise)
+    gen = torch_generator(root, "scaled-regression")
+    scales = torch.logspace(-1.5, 1.5, d, dtype=torch.float64)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64) * scales
+    w = torch.randn(d, generator=gen, dtype=torch.float64) / scales
+    # $$y = Xw + \varepsilon, \qquad \varepsilon \sim N(0, \sigma^2)$$
+    y = x @ w + sigma * torch.randn(n, generator=gen, dtype=torch.float64)
+    return x, y, scales
+
+
+def high_dimensional_regression(
+    *, seed: int = 0, n_train: int = 20, n_valid: int = 100, n_features: int = 200
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""The overfitting set of *Dive into Deep Learning*: few rows, many features, float64.
+
+    Targets are $y = 0.05 + 0.01\sum_j x_j + \varepsilon$ with standard normal inputs
+    and $\varepsilon \sim N(0, 0.01^2)$.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seeds inputs and noise.
+    n_train, n_valid, n_features : int
+        Training rows, validation rows and features.
+
+    Returns
+    -------
+    tuple of Tensor
+        ``(x_train, y_train, x_valid, y_valid)``, targets of shape (rows, 1).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad seed or size.
+
+    Examples
+    --------
+    >>> from weightdecay.data import high_dimensional_regression
+    >>> [tuple(t.shape) for t in high_dimensional_regression()]
+    [(20, 200), (20, 1), (100, 200), (100, 1)]
+    """
+    root = check_count("seed", seed, minimum=0)
+    train, valid = check_count("n_train", n_train), check_count("n_valid", n_valid)
+    d = check_count("n_features", n_features)
+    gen = torch_generator(root, "high-dimensional")
+    x = torch.randn(train + valid, d, generator=gen, dtype=torch.float64)
+    noise = 0.01 * torch.randn(train + valid, 1, generator=gen, dtype=torch.float64)
+    # $$y = 0.05 + \sum_j 0.01\,x_j + \varepsilon$$
+    y = 0.05 + 0.01 * x.sum(dim=1, keepdim=True) + noise
+    return x[:train], y[:train], x[train:], y[train:]

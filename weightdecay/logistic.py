@@ -22,7 +22,14 @@ import torch
 from torch import Tensor
 
 from weightdecay._checks import check_count, check_nonnegative, check_positive
-from weightdecay.cross_entropy import check_labels, gradient, hessian, n_outputs, objective
+from weightdecay.cross_entropy import (
+    check_labels,
+    class_probabilities,
+    gradient,
+    hessian,
+    n_outputs,
+    objective,
+)
 
 __all__ = [
     "LogisticFit",
@@ -31,6 +38,7 @@ __all__ = [
     "fit_logistic",
     "gauge_direction",
     "logistic_c",
+    "smallest_curvature",
 ]
 
 
@@ -136,6 +144,58 @@ def gauge_direction(n_features: int, n_logits: int, dtype: torch.dtype) -> Tenso
     return u
 
 
+def smallest_curvature(x: Tensor, labels: Tensor, w: Tensor, b: Tensor, lambd: float) -> float:
+    r"""$\mu$: the smallest eigenvalue of $H + uu^\top$, the Hessian of $J$ at $(W, b)$.
+
+    $u$ is `gauge_direction`, along which $H$ is blind for two or more logits (every
+    intercept moving together changes no probability); adding $uu^\top$ leaves the
+    curvature in every other direction as it is. Its eigenvalue 1 along $u$ is never the
+    smallest: along a unit change $v$ of the intercepts alone, the curvature is the mean
+    over rows of $v^\top S_i v$, the variance of $v$'s entries under $p_i$, at most $1/2$.
+    Near a minimizer $\theta^\ast$ the
+    gradient at $\theta$ is $H(\theta - \theta^\ast)$ to first order, so
+
+    $$\lVert\theta - \theta^\ast\rVert \lesssim \lVert\nabla J(\theta)\rVert / \mu,$$
+
+    with $\theta - \theta^\ast$ taken orthogonal to $u$ (intercepts centred): how far
+    another solver's answer can be from the optimum, read off its gradient.
+
+    Parameters
+    ----------
+    x, labels, w, b, lambd
+        As in `weightdecay.cross_entropy.objective`.
+
+    Returns
+    -------
+    float
+        $\mu$; positive for $\lambda > 0$.
+
+    Examples
+    --------
+    A point a small step $\delta$ from the optimum is no farther than its gradient's
+    norm over $\mu$ (up to second-order terms):
+
+    >>> import torch
+    >>> from weightdecay.cross_entropy import gradient
+    >>> from weightdecay.logistic import fit_logistic, smallest_curvature
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(50, 3, dtype=torch.float64, generator=g)
+    >>> y = (x[:, 0] + torch.randn(50, dtype=torch.float64, generator=g) > 0).long()
+    >>> fit = fit_logistic(x, y, 2, lambd=0.1)
+    >>> mu = smallest_curvature(x, y, fit.w, fit.b, 0.1)
+    >>> delta = 1e-6 * torch.randn(4, 1, dtype=torch.float64, generator=g)  # (W; b)
+    >>> gw, gb = gradient(x, y, fit.w + delta[:3], fit.b + delta[3], 0.1)
+    >>> gradient_norm = torch.cat([gw, gb.unsqueeze(0)]).norm().item()
+    >>> mu > 0, delta.norm().item() <= 1.001 * gradient_norm / mu
+    (True, True)
+    """
+    lam = check_nonnegative("lambd", lambd)
+    h = hessian(x, labels, w, b, lam)
+    u = gauge_direction(w.shape[0], w.shape[1], h.dtype)
+    # $$\mu = \lambda_{\min}(H + uu^\top)$$
+    return float(torch.linalg.eigvalsh(h + torch.outer(u, u))[0])
+
+
 class NewtonDivergedError(RuntimeError):
     """Newton's method did not reach the requested gradient within `max_iter` steps."""
 
@@ -165,6 +225,31 @@ class LogisticFit:
     def n_iter(self) -> int:
         """The number of Newton steps taken."""
         return len(self.objective) - 1
+
+    def predict_proba(self, x: Tensor) -> Tensor:
+        r"""Every class's probability at the optimum, from the logits $XW + \mathbf{1}b^\top$.
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape (n, d), the dtype of the fit.
+
+        Returns
+        -------
+        Tensor
+            Shape (n, K), rows summing to 1 (for one logit, the columns $1 - p$ and $p$).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from weightdecay.logistic import fit_logistic
+        >>> x = torch.tensor([[-2.0], [-1.0], [1.0], [2.0]], dtype=torch.float64)
+        >>> fit = fit_logistic(x, torch.tensor([0, 0, 1, 1]), 2, lambd=0.1)
+        >>> p = fit.predict_proba(x)
+        >>> tuple(p.shape), p.argmax(dim=1).tolist()
+        ((4, 2), [0, 0, 1, 1])
+        """
+        return class_probabilities(x @ self.w + self.b)
 
 
 def fit_logistic(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -215,14 +216,14 @@ class PlanarTask:
         # $$\tilde\phi(x) = (\phi(x) - \mu) / s$$
         return (polynomial_features(points, self.degree) - self.mean) / self.std
 
-    @property
+    @cached_property
     def x_train(self) -> Tensor:
-        """The training features."""
+        """The training features (computed on first use, then kept)."""
         return self.features(self.points_train)
 
-    @property
+    @cached_property
     def x_test(self) -> Tensor:
-        """The test features."""
+        """The test features (computed on first use, then kept)."""
         return self.features(self.points_test)
 
 

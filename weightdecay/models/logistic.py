@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from weightdecay._checks import check_count, check_dtype, check_nonnegative, check_positive
-from weightdecay.cross_entropy import check_labels, gradient, n_outputs, probabilities
+from weightdecay.cross_entropy import check_labels, class_probabilities, gradient, n_outputs
 from weightdecay.models._layer import copy_linear, weight_and_bias_groups
 
 __all__ = ["ScratchLogisticRegression", "TorchLogisticRegression"]
@@ -212,30 +212,6 @@ class ScratchLogisticRegression:
         self.b -= eta * grad_b
         # $$W \leftarrow W - \eta\,(X^\top\Delta + \lambda W)$$
         self.w -= eta * grad_w
-
-
-def class_probabilities(logits: Tensor) -> Tensor:
-    r"""Every class's probability from the logits: $(1 - p, p)$ for one logit.
-
-    Parameters
-    ----------
-    logits : Tensor
-        Shape (m, 1) or (m, K).
-
-    Returns
-    -------
-    Tensor
-        Shape (m, 2) or (m, K).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from weightdecay.models.logistic import class_probabilities
-    >>> class_probabilities(torch.tensor([[0.0]])).tolist()
-    [[0.5, 0.5]]
-    """
-    p = probabilities(logits)
-    return torch.cat([1 - p, p], dim=1) if p.shape[1] == 1 else p
 
 
 class TorchLogisticRegression(nn.Module):

@@ -5,7 +5,8 @@ followed by a linear head. The normalization divides each pre-activation by a
 standard deviation computed from the pre-activations themselves, so multiplying a
 hidden weight by $c > 0$ leaves the output unchanged (exactly when the
 normalization's $\epsilon$ is 0, or `NEGLIGIBLE_EPS`): see
-`weightdecay.scale_invariance`.
+`weightdecay.scale_invariance`. `gaussian_blobs` draws a seeded classification set of
+overlapping classes for it to learn.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from weightdecay._checks import check_count, check_dtype, check_nonnegative
+from weightdecay._checks import check_count, check_dtype, check_nonnegative, check_positive
+from weightdecay.seeding import torch_generator
 
-__all__ = ["NEGLIGIBLE_EPS", "NORMS", "NormalizedClassifier"]
+__all__ = ["NEGLIGIBLE_EPS", "NORMS", "Blobs", "NormalizedClassifier", "gaussian_blobs"]
 
 NORMS = ("batch", "layer")
 """The normalizations `NormalizedClassifier` can put after its hidden linear layers."""
@@ -161,3 +164,99 @@ def _layers(widths: list[int], n_classes: int, norm: str, eps: float) -> list[nn
         layers.append(nn.ReLU())
     layers.append(nn.Linear(widths[-1], n_classes, dtype=torch.float32))
     return layers
+
+
+@dataclass(frozen=True)
+class Blobs:
+    """A classification set: Gaussian blobs of unit variance around random centres.
+
+    Attributes
+    ----------
+    x_train, y_train : Tensor
+        Training inputs (n_train, dim), float64, and labels (n_train,), int64.
+    x_test, y_test : Tensor
+        Test inputs and labels, drawn from the same blobs.
+    centres : Tensor
+        The class centres, (n_classes, dim).
+    """
+
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    centres: Tensor
+
+
+def gaussian_blobs(
+    n_train: int = 4096,
+    n_test: int = 2048,
+    *,
+    n_classes: int = 4,
+    dim: int = 4,
+    spread: float = 1.0,
+    seed: int = 0,
+) -> Blobs:
+    r"""Seeded Gaussian blobs: centres $\mu_k \sim \mathcal{N}(0, s^2 I)$, points around them.
+
+    A label $y$ is uniform over the classes and $x \sim \mathcal{N}(\mu_y, I)$. With a
+    spread $s$ of about 1 the blobs overlap, so no classifier is perfect and the
+    mini-batch gradient does not vanish during training. The defaults fit
+    `NormalizedClassifier`'s.
+
+    Parameters
+    ----------
+    n_train, n_test : int, default 4096, 2048
+        Numbers of training and test points.
+    n_classes : int, default 4
+        Number of blobs (classes), at least 2.
+    dim : int, default 4
+        Input dimension.
+    spread : float, default 1.0
+        $s > 0$, the standard deviation of the centres.
+    seed : int, default 0
+        Seeds centres, training and test draws (each its own generator).
+
+    Returns
+    -------
+    Blobs
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a count is not a positive integer (`n_classes` >= 2) or `spread` not
+        a finite positive number.
+
+    Examples
+    --------
+    Each class's training points scatter around its centre with unit variance:
+
+    >>> import torch
+    >>> from weightdecay.models.normalized import gaussian_blobs
+    >>> data = gaussian_blobs(n_train=20000, seed=0)
+    >>> data.x_train.shape, data.x_test.shape, data.centres.shape
+    (torch.Size([20000, 4]), torch.Size([2048, 4]), torch.Size([4, 4]))
+    >>> noise = data.x_train - data.centres[data.y_train]
+    >>> bool((noise.var(dim=0) - 1).abs().max() < 0.05)
+    True
+    >>> torch.equal(gaussian_blobs(seed=0).x_test, gaussian_blobs(seed=0).x_test)
+    True
+    """
+    train = check_count("n_train", n_train)
+    test = check_count("n_test", n_test)
+    classes = check_count("n_classes", n_classes, minimum=2)
+    d = check_count("dim", dim)
+    s = check_positive("spread", spread)
+    centres = s * torch.randn(
+        classes, d, dtype=torch.float64, generator=torch_generator(seed, "blob centres")
+    )
+
+    def draw(count: int, purpose: str) -> tuple[Tensor, Tensor]:
+        generator = torch_generator(seed, purpose)
+        labels = torch.randint(0, classes, (count,), generator=generator)
+        noise = torch.randn(count, d, dtype=torch.float64, generator=generator)
+        # $$x = \mu_y + \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I)$$
+        return centres[labels] + noise, labels
+
+    x_train, y_train = draw(train, "blobs train")
+    x_test, y_test = draw(test, "blobs test")
+    return Blobs(x_train, y_train, x_test, y_test, centres)
