@@ -55,6 +55,26 @@ def bootstrap_ratio(
     return float(low), float(high)
 
 
+TIMING_PREFIX = "In this build,"
+"""Opening words of a sentence whose content depends on wall-clock timings.
+
+The reproducibility test of the site masks such sentences, and every `format_seconds`
+output, when it compares two executions of a page.
+"""
+
+
+def format_seconds(seconds: float) -> str:
+    """A wall-clock time as ``1.234 s``: the form the reproducibility test masks.
+
+    Examples
+    --------
+    >>> from benchmarks.stats import format_seconds
+    >>> format_seconds(0.5)
+    '0.500 s'
+    """
+    return f"{seconds:.3f} s"
+
+
 def format_time(seconds: float) -> str:
     """A duration with three significant digits in µs, ms or s (unit chosen after rounding).
 

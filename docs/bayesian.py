@@ -108,57 +108,79 @@
 # not 100.
 #
 # The package states each piece as a function (`weightdecay.likelihood.gaussian_nll`,
-# `gaussian_log_prior`, `scaled_negative_log_prior`, `log_prior_constant`,
-# `prior_variance`); the next cell measures steps 4 to 6 at a seeded parameter vector
-# of the network below (`derivation_checks`).
+# `scaled_negative_log_prior`, `l2_penalty`, `prior_variance`); the next cell measures
+# steps 4 to 6 at a seeded parameter vector of the network below: each identity
+# computed both ways, autograd's gradients against $\lambda\theta$, and the relative
+# difference checked against its bound.
 
 # %%
-
+import copy
 import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 from IPython.display import Markdown
 
 from weightdecay import (
-    FORM_LABELS,
-    MSE_NOISE_VARIANCE,
     Net,
-    decay_from_variance,
-    gaussian_log_prior,
+    gaussian_nll,
+    l2_penalty,
     make_clusters,
     make_regression_split,
-    prior_precision,
     prior_variance,
-    run_bayes_experiment,
+    relative_error,
+    scaled_negative_log_prior,
 )
-from weightdecay.derivations import derivation_checks, scalar_relative_error
+from weightdecay.claims import check
 from weightdecay.likelihood import map_decay
-from weightdecay.metrics import relative_error
-from weightdecay.report import (
-    TOLERANCES,
-    assert_checks,
-    bayes_checks,
-    checks_table,
-    format_value,
-)
 from weightdecay.seeding import derive_seed
+from weightdecay.tolerances import TOLERANCES
 
-data = make_clusters(seed=0, dtype=torch.float64)
+f64 = torch.float64
+data = make_clusters(seed=0, dtype=f64)
 lam, n = 0.01, data.y.numel()
-# The counts the prose states: N = n = 60 here; 100 rows of 3 targets for the first source.
+tau = prior_variance(lam, n)
 first_source = make_regression_split(seed=0)
-assert n == data.n == 60 and tuple(first_source.y_train.shape) == (100, 3)
-print(f"N = {n}, lambda = {lam}: tau = 1/(N lambda) = {prior_variance(lam, n):.6f}, "
-      f"precision N lambda = {prior_precision(lam, n):.2f}")  # fmt: skip
-identities = [
-    c
-    for c in derivation_checks()
-    if "NLL" in c.quantity or "prior" in c.quantity or "penalty gradient" in c.quantity
-]
-assert_checks(identities)
-Markdown(checks_table(identities))
+print(check("N, the entries the MSE averages over", n, equals=60, origin="60 inputs, one output"))
+print(check("the first source's MSE averages over n k entries", first_source.y_train.numel(),
+            equals=100 * 3, origin="100 rows of 3 targets"))  # fmt: skip
+print(
+    f"N = {n}, lambda = {lam}: tau = 1/(N lambda) = {tau:.6f}, precision N lambda = {1 / tau:.2f}"
+)
+
+point = Net(seed=derive_seed(0, "derivations"), dtype=f64)  # a seeded parameter vector
+params = list(point.parameters())
+D = sum(p.numel() for p in params)
+lam_theta = [lam * p.detach() for p in params]  # the gradient the derivation predicts
+penalty_grad = torch.autograd.grad(l2_penalty(params, lam), params)
+prior_term = scaled_negative_log_prior(params, lam, n)  # -(1/N) log N(theta | 0, tau I)
+prior_grad = torch.autograd.grad(prior_term, params)
+with torch.no_grad():
+    pred = point(data.features)
+    mse = (pred - data.y).pow(2).mean()
+    nll = gaussian_nll(pred, data.y, 0.5)  # step 4 at sigma^2 = 1/2
+    # step 5: (lambda/2)|theta|^2 + D/(2N) log(2 pi tau)
+    penalty_plus_constant = l2_penalty(params, lam) + D / (2 * n) * math.log(2 * math.pi * tau)
+
+
+def scalar_error(a: torch.Tensor | float, b: torch.Tensor | float) -> float:
+    """|a - b| / |b| for two numbers."""
+    return abs(float(a) - float(b)) / abs(float(b))
+
+
+print(check("Gaussian NLL at variance 1/2 vs MSE + log(pi)/2 (relative)",
+            scalar_error(nll, mse + 0.5 * math.log(math.pi)), below=TOLERANCES["nll_mse"],
+            dtype=f64))  # fmt: skip
+print(check("-(1/N) log prior vs penalty + constant (relative)",
+            scalar_error(prior_term.detach(), penalty_plus_constant), below=TOLERANCES["prior_penalty"],
+            dtype=f64))  # fmt: skip
+print(check("prior gradient vs lambda theta (relative)", relative_error(prior_grad, lam_theta),
+            below=TOLERANCES["prior_gradient"], dtype=f64))  # fmt: skip
+print(check("penalty gradient: autograd vs lambda theta (relative)",
+            relative_error(penalty_grad, lam_theta), below=TOLERANCES["penalty_gradient"],
+            dtype=f64))  # fmt: skip
 
 # %% [markdown]
 # ## Other noise variances
@@ -184,16 +206,14 @@ Markdown(checks_table(identities))
 #   about $D\,\kappa\,\varepsilon$, with $\kappa$ the condition number of its matrix, so
 #   that is the bound ($D = 3$ here).
 
+
 # %%
-eps64 = torch.finfo(torch.float64).eps
-assert data.noise_std == 0.5  # the standard deviation the prose states
+eps64 = torch.finfo(f64).eps
 sigma2 = data.noise_std**2  # the noise variance the data were drawn with
-variances = (sigma2, 1.0, 2.0)
-assert MSE_NOISE_VARIANCE not in variances
-point = Net(seed=derive_seed(0, "derivations"), dtype=torch.float64)  # the point used above
+print(check("the data's noise standard deviation", data.noise_std, equals=0.5,
+            origin="make_clusters"))  # fmt: skip
+variances = (sigma2, 1.0, 2.0)  # none is the MSE's 1/2
 with torch.no_grad():
-    pred = point(data.features)
-    mse = (pred - data.y).pow(2).mean()
     nll_errors = []
     for variance in variances:
         # $$-\frac{1}{N}\sum_i\log\mathcal{N}(y_i \mid f_\theta(x_i), \sigma^2)$$
@@ -201,22 +221,23 @@ with torch.no_grad():
         nll = -noise.log_prob(data.y).mean()  # type: ignore[no-untyped-call]
         # $$\frac{\text{MSE}}{2\sigma^2} + \frac{1}{2}\log(2\pi\sigma^2)$$
         affine = mse / (2 * variance) + 0.5 * math.log(2 * math.pi * variance)
-        nll_errors.append(scalar_relative_error(nll, affine))
+        nll_errors.append(scalar_error(nll, affine))
 
-tau = prior_variance(lam, n)
-lam_map, lam_half = map_decay(sigma2, tau, n), decay_from_variance(tau, n)
-phi = torch.cat([data.features, torch.ones(n, 1, dtype=torch.float64)], dim=1)
+lam_map, lam_half = map_decay(sigma2, tau, n), 1 / (n * tau)
+phi = torch.cat([data.features, torch.ones(n, 1, dtype=f64)], dim=1)
 target, d = data.y[:, 0], phi.shape[1]
 
 
 def neg_log_posterior(theta: torch.Tensor) -> torch.Tensor:
     """Minus (1/N) the log-posterior of the linear model, from torch.distributions."""
     noise = torch.distributions.Normal(phi @ theta, math.sqrt(sigma2))
+    prior = torch.distributions.Normal(torch.zeros_like(theta), math.sqrt(tau))
     likelihood: torch.Tensor = noise.log_prob(target).sum()  # type: ignore[no-untyped-call]
-    return -(likelihood + gaussian_log_prior(theta, tau)) / n
+    log_prior: torch.Tensor = prior.log_prob(theta).sum()  # type: ignore[no-untyped-call]
+    return -(likelihood + log_prior) / n
 
 
-start = torch.zeros(d, dtype=torch.float64)
+start = torch.zeros(d, dtype=f64)
 grad_at_start = torch.autograd.functional.jacobian(neg_log_posterior, start)  # type: ignore[no-untyped-call]
 hess = torch.autograd.functional.hessian(neg_log_posterior, start)  # type: ignore[no-untyped-call]
 theta_map = start - torch.linalg.solve(hess, grad_at_start)  # one Newton step: exact here
@@ -224,7 +245,7 @@ theta_map = start - torch.linalg.solve(hess, grad_at_start)  # one Newton step: 
 
 def penalty_minimizer(decay: float) -> tuple[torch.Tensor, torch.Tensor]:
     """The minimizer of MSE + (decay/2)|theta|^2, and the matrix of its normal equations."""
-    system = phi.T @ phi + n * decay / 2 * torch.eye(d, dtype=torch.float64)
+    system = phi.T @ phi + n * decay / 2 * torch.eye(d, dtype=f64)
     return torch.linalg.solve(system, phi.T @ target), system
 
 
@@ -234,28 +255,22 @@ map_error = relative_error(theta_map, theta_pen)
 miss = relative_error(penalty_minimizer(lam_half)[0], theta_map)
 nll_bound = (n + 4) * eps64  # N roundings of a mean of N positive terms, 4 for log and division
 solve_bound = d * kappa * eps64  # a backward-stable solve for D = d unknowns: D kappa eps
-assert max(nll_errors) < nll_bound
-assert map_error < solve_bound
+print(check(f"mean Gaussian NLL vs MSE/(2σ²) + ½ log(2πσ²), largest over σ² in {variances} "
+            "(relative)", max(nll_errors), below=nll_bound, dtype=f64,
+            origin=f"(N + 4) ε, N = {n}"))  # fmt: skip
+print(check(f"MAP estimate (σ² = {sigma2:g}, τ = {tau:.4f}) vs the minimizer of "
+            "MSE + (λ/2)‖θ‖² at λ = 2σ²/(Nτ) (relative)", map_error, below=solve_bound,
+            dtype=f64, origin=f"D κ ε, D = {d}, κ = {kappa:.0f}"))  # fmt: skip
 # The sigma^2 = 1/2 reading's decay, 1/(N tau), is a different problem: it misses the MAP
 # estimate by more than the rounding bound of the solve.
-assert miss > solve_bound
-rows = [
-    "| quantity | measured | bound | origin of the bound |",
-    "| --- | ---: | ---: | --- |",
-    f"| mean Gaussian NLL vs MSE/(2σ²) + ½ log(2πσ²), largest over σ² in {variances} "
-    f"(relative) | {format_value(max(nll_errors))} | < {nll_bound:.1e} | $(N + 4)\\varepsilon$, "
-    f"$N = {n}$ |",
-    f"| MAP estimate (σ² = {sigma2:g}, τ = {tau:.4f}) vs the minimizer of MSE + (λ/2)‖θ‖² at "
-    f"λ = 2σ²/(Nτ) (relative) | {format_value(map_error)} | < {solve_bound:.1e} "
-    f"| $D\\,\\kappa\\,\\varepsilon$, $D = {d}$, $\\kappa = {kappa:.0f}$ |",
-]
+print(check("the minimizer at λ = 1/(Nτ) vs the MAP estimate (relative)", miss,
+            above=solve_bound, dtype=f64, origin=f"D κ ε, D = {d}, κ = {kappa:.0f}"))  # fmt: skip
 Markdown(
-    "\n".join(rows)
-    + f"\n\nFor the data's $\\sigma^2 = {sigma2:g}$ and $\\tau = {tau:.6f}$, the MAP estimate is "
+    f"For the data's $\\sigma^2 = {sigma2:g}$ and $\\tau = {tau:.6f}$, the MAP estimate is "
     f"weight decay with $\\lambda = 2\\sigma^2/(N\\tau) = {lam_map:g}$ "
     f"({lam_map / lam_half:g} times the $1/(N\\tau) = {lam_half:g}$ of the $\\sigma^2 = 1/2$ "
     f"reading); the minimizer at $\\lambda = {lam_half:g}$ differs from it by {miss:.2e} "
-    f"(relative), far outside the rounding bound (asserted)."
+    f"(relative), far outside the rounding bound (checked above)."
     + (
         " The negative log-likelihoods agreed with the MSE's affine function to the last bit "
         "at every variance, so the measured value is 0: the bound is a worst case."
@@ -272,18 +287,20 @@ Markdown(
 # same architecture plus $\mathcal{N}(0, 0.5^2)$ noise. Here the labelling network and
 # the noise come from the seed.
 
+
 # %%
-# The inputs and features the prose describes: 20 evenly spaced points per interval,
-# features [x, x^2].
 intervals = [(-10.0, -6.0), (-2.0, 2.0), (6.0, 10.0)]
-expected_x = torch.cat([torch.linspace(lo, hi, 20, dtype=torch.float64) for lo, hi in intervals])
-assert torch.equal(data.x, expected_x)
-assert torch.equal(data.features, torch.stack([data.x, data.x**2], dim=1))
+expected_x = torch.cat([torch.linspace(lo, hi, 20, dtype=f64) for lo, hi in intervals])
+print(check("the inputs are 20 evenly spaced points in each interval",
+            torch.equal(data.x, expected_x), equals=True, origin="the post's data"))  # fmt: skip
+print(check("the features are [x, x^2]",
+            torch.equal(data.features, torch.stack([data.x, data.x**2], dim=1)), equals=True,
+            origin="the post's data"))  # fmt: skip
 fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
 ax.scatter(data.x, data.y[:, 0], color="tab:red", s=16)
 ax.set_xlabel("x")
 ax.set_ylabel("y")
-ax.set_title("training data, n = 60")
+ax.set_title(f"training data, n = {data.n}")
 fig.tight_layout()
 plt.show()
 
@@ -292,7 +309,7 @@ plt.show()
 #
 # The network is `Net`, $2\to10\to10\to10\to1$ with ReLUs, $D = 261$ parameters, and
 # the decay acts on all of them, biases included, as in the post. From one saved
-# initialization, `run_bayes_experiment` trains three copies by full-batch gradient
+# initialization, the function `train` below trains three copies by full-batch gradient
 # descent, 1000 epochs, $\eta = \lambda = 10^{-2}$:
 #
 # 1. **penalty**: loss $\text{MSE} + \frac{\lambda}{2}\lVert\theta\rVert^2$ through
@@ -303,15 +320,64 @@ plt.show()
 #    (`scaled_negative_log_prior`), plain `SGD`.
 #
 # All three have the gradient $\nabla\text{MSE} + \lambda\theta$; they differ only in how
-# its computation is rounded.
+# its computation is rounded. The three forms differ in one line each of `train`: the
+# optimizer's `weight_decay`, and the term added to the loss.
 
 # %%
-runs = {dtype: run_bayes_experiment(dtype=dtype) for dtype in (torch.float64, torch.float32)}
-r64 = runs[torch.float64]
-# The settings the prose states: D = 261 parameters, 1000 epochs, eta = lambda = 1e-2.
-assert r64.init.numel() == sum(p.numel() for p in Net(seed=0).parameters()) == 261
-assert (r64.epochs, r64.lr, r64.weight_decay) == (1000, 1e-2, 1e-2)
-print(f"N = {r64.n_terms}, tau = {r64.tau:.6f}, epochs = {r64.epochs}")
+FORMS = {
+    "penalty": "from scratch (penalty in the loss)",
+    "sgd": "PyTorch (SGD weight_decay)",
+    "prior": "Bayesian (Gaussian prior)",
+}
+
+
+def train(form, model, data, lr, weight_decay, epochs, track=5):
+    """Full-batch gradient descent on `model`, in place, with decay applied as `form`.
+
+    Returns the training MSE before each step and the parameters after the first `track`.
+    """
+    decay_in_sgd = weight_decay if form == "sgd" else 0.0
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=decay_in_sgd)
+    losses, steps = [], []
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        mse = (model(data.features) - data.y).pow(2).mean()
+        loss = mse  # "sgd": SGD adds lambda theta to the gradient
+        if form == "penalty":
+            loss = mse + l2_penalty(model.parameters(), weight_decay)
+        elif form == "prior":
+            loss = mse + scaled_negative_log_prior(
+                model.parameters(), weight_decay, data.y.numel()
+            )
+        losses.append(mse.item())
+        loss.backward()
+        optimizer.step()
+        if len(steps) < track:
+            steps.append(torch.nn.utils.parameters_to_vector(model.parameters()).detach())
+    return losses, steps
+
+
+def run(seed, dtype, forms=FORMS, lr=1e-2, weight_decay=1e-2, epochs=1000):
+    """Each form trained from one initialization; its losses, steps, model and predictions."""
+    data = make_clusters(seed=seed, dtype=dtype)
+    init = Net(seed=derive_seed(seed, "init"), dtype=dtype)
+    grid = torch.linspace(-10.0, 10.0, 100, dtype=f64).to(dtype)
+    result = {}
+    for form in forms:
+        model = copy.deepcopy(init)
+        losses, steps = train(form, model, data, lr, weight_decay, epochs)
+        with torch.no_grad():
+            fit = model(torch.stack([grid, grid**2], dim=1))[:, 0]
+        result[form] = {"losses": losses, "steps": steps, "model": model, "fit": fit}
+    return data, grid, result
+
+
+DTYPES = (f64, torch.float32)
+experiments = {dtype: run(seed=0, dtype=dtype) for dtype in DTYPES}
+runs = {dtype: forms for dtype, (_, _, forms) in experiments.items()}
+_, grid, r64 = experiments[f64]
+print(check("D, the parameters of Net", D, equals=261, origin="(2 + 1)·10 + 2·(10 + 1)·10 + 11"))
+print(f"N = {n}, tau = {tau:.6f}, epochs = {len(r64['sgd']['losses'])}")
 
 # %% [markdown]
 # The training MSE of the first five epochs, measured before each step, in both dtypes
@@ -319,16 +385,11 @@ print(f"N = {r64.n_terms}, tau = {r64.tau:.6f}, epochs = {r64.epochs}")
 # this build's):
 
 # %%
-header = (
-    "| epoch | "
-    + " | ".join(f"{form}, {str(dt)[6:]}" for dt in runs for form in FORM_LABELS)
-    + " |"
+first_losses = pd.DataFrame(
+    {f"{form}, {str(dt)[6:]}": runs[dt][form]["losses"][:5] for dt in DTYPES for form in FORMS}
 )
-rows = [header, "| ---: |" + " ---: |" * (len(runs) * len(FORM_LABELS))]
-for epoch in range(5):
-    cells = [f"{runs[dt].runs[form].train_loss[epoch]:.6f}" for dt in runs for form in FORM_LABELS]
-    rows.append(f"| {epoch} | " + " | ".join(cells) + " |")
-Markdown("\n".join(rows))
+first_losses.insert(0, "epoch", range(5))
+first_losses.style.format("{:.6f}", subset=first_losses.columns[1:]).hide(axis="index")
 
 # %% [markdown]
 # ## The trajectories, step by step
@@ -340,16 +401,18 @@ Markdown("\n".join(rows))
 # thing, scaled by the learning rate, and also catches a difference in the update.
 
 # %%
-rows = ["| step | dtype | penalty vs sgd: max abs | penalty vs sgd: relative | prior vs sgd: max abs | prior vs sgd: relative |",
-        "| ---: | --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
-for dt, result in runs.items():
-    columns = [result.step_max_abs("penalty"), result.step_differences("penalty"),
-               result.step_max_abs("prior"), result.step_differences("prior")]  # fmt: skip
-    for step, values in enumerate(zip(*columns, strict=True), start=1):
-        rows.append(
-            f"| {step} | {str(dt)[6:]} | " + " | ".join(format_value(v) for v in values) + " |"
-        )
-Markdown("\n".join(rows))
+rows = []
+for dt in DTYPES:
+    steps = {form: runs[dt][form]["steps"] for form in FORMS}
+    for step, (pen, sgd, pri) in enumerate(zip(*steps.values(), strict=True), start=1):
+        rows.append({"step": step, "dtype": str(dt)[6:],
+                     "penalty vs sgd: max abs": (pen - sgd).abs().max().item(),
+                     "penalty vs sgd: relative": relative_error(pen, sgd),
+                     "prior vs sgd: max abs": (pri - sgd).abs().max().item(),
+                     "prior vs sgd: relative": relative_error(pri, sgd)})  # fmt: skip
+trajectories = pd.DataFrame(rows)
+exact_zero = lambda v: "0" if v == 0 else f"{v:.2e}"  # noqa: E731
+trajectories.style.format(exact_zero, subset=trajectories.columns[2:]).hide(axis="index")
 
 # %% [markdown]
 # Why the penalty form matches `SGD(weight_decay)` so closely, and why not always to
@@ -370,18 +433,24 @@ Markdown("\n".join(rows))
 # machine's kernel does on random vectors, in those units ($\varepsilon = 2^{-52}$,
 # float64):
 
+
 # %%
 fma_demo = torch.Generator().manual_seed(0)
-lam_demo = runs[torch.float64].weight_decay  # the experiment's lambda
-g_demo, theta_demo = torch.randn(2, 100_000, dtype=torch.float64, generator=fma_demo)
+lam_demo = lam  # the experiment's lambda
+g_demo, theta_demo = torch.randn(2, 100_000, dtype=f64, generator=fma_demo)
 fused = g_demo.add(theta_demo, alpha=lam_demo)  # the optimizer's form
 rounded_twice = g_demo + lam_demo * theta_demo  # the penalty's form
 differ = int((fused != rounded_twice).sum())
-unit = torch.finfo(torch.float64).eps * (g_demo.abs() + (lam_demo * theta_demo).abs())
+unit = eps64 * (g_demo.abs() + (lam_demo * theta_demo).abs())
 ulps = ((fused - rounded_twice).abs() / unit).max()
-assert torch.finfo(torch.float64).eps == 2.0**-52  # the unit the prose states
-assert ulps <= 1.5  # the bound of the analysis: three half-unit roundings
-bitwise = {str(dt)[6:]: max(r.step_max_abs("penalty")) == 0.0 for dt, r in runs.items()}
+print(check("the unit of rounding, float64", eps64, equals=2.0**-52, origin="IEEE 754 binary64"))
+print(check("g + λθ: fused against rounded twice, in units of rounding", ulps, at_most=1.5,
+            origin="three half-unit roundings"))  # fmt: skip
+bitwise = {
+    str(dt)[6:]: all(torch.equal(a, b) for a, b in zip(runs[dt]["penalty"]["steps"],
+                                                         runs[dt]["sgd"]["steps"], strict=True))
+    for dt in DTYPES
+}  # fmt: skip
 Markdown(
     f"{differ:,} of {g_demo.numel():,} entries of $g + \\lambda\\theta$ with "
     f"$\\lambda = {lam_demo:g}$ (float64) differ between the "
@@ -395,12 +464,32 @@ Markdown(
 )
 
 # %% [markdown]
-# All claims of the experiment, with their bounds:
+# All claims of the experiment, with their bounds: the largest relative difference over
+# the first five steps, and the final parameters of every pair of forms.
 
 # %%
-checks = [check for result in runs.values() for check in bayes_checks(result)]
-assert_checks(checks)
-Markdown(checks_table(checks))
+final = {dt: {form: torch.nn.utils.parameters_to_vector(runs[dt][form]["model"].parameters())
+              for form in FORMS} for dt in DTYPES}  # fmt: skip
+
+
+def largest_step_difference(dtype, form, reference="sgd"):
+    """The largest relative difference of two forms' parameters over the tracked steps."""
+    pairs = zip(runs[dtype][form]["steps"], runs[dtype][reference]["steps"], strict=True)
+    return max(relative_error(a, b) for a, b in pairs)
+
+
+for dt in DTYPES:
+    p, s, q = final[dt]["penalty"], final[dt]["sgd"], final[dt]["prior"]
+    print(check("penalty vs SGD(weight_decay): relative error, first 5 steps",
+                largest_step_difference(dt, "penalty"), below=TOLERANCES["penalty_steps"], dtype=dt))  # fmt: skip
+    print(check("prior vs SGD(weight_decay): relative error, first 5 steps",
+                largest_step_difference(dt, "prior"), below=TOLERANCES["prior_steps"], dtype=dt))  # fmt: skip
+    print(check("penalty vs SGD(weight_decay): final parameters, 1000 epochs",
+                relative_error(p, s), below=TOLERANCES["final"], dtype=dt))  # fmt: skip
+    print(check("prior vs SGD(weight_decay): final parameters, 1000 epochs",
+                relative_error(q, s), below=TOLERANCES["final"], dtype=dt))  # fmt: skip
+    print(check("prior vs penalty: final parameters, 1000 epochs",
+                relative_error(q, p), below=TOLERANCES["final"], dtype=dt))  # fmt: skip
 
 # %% [markdown]
 # The wall-clock time of each form's 1000-epoch loop is measured on
@@ -411,14 +500,15 @@ Markdown(checks_table(checks))
 # ## The fitted functions
 #
 # Predictions of the three trained networks on 100 points of $[-10, 10]$, float64, over
-# the data. The three panels are the same function up to the differences in the table
+# the data. The three panels are the same function up to the differences checked
 # above.
+
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), dpi=100, sharey=True)
-for ax, (form, label) in zip(axes, FORM_LABELS.items(), strict=True):
-    ax.scatter(r64.data.x, r64.data.y[:, 0], color="tab:red", s=12, label="data")
-    ax.plot(r64.grid, r64.runs[form].predictions[:, 0], color="tab:blue", lw=3, label="fit")
+for ax, (form, label) in zip(axes, FORMS.items(), strict=True):
+    ax.scatter(data.x, data.y[:, 0], color="tab:red", s=12, label="data")
+    ax.plot(grid, r64[form]["fit"], color="tab:blue", lw=3, label="fit")
     ax.set_title(label)
     ax.set_xlabel("x")
 axes[0].set_ylabel("y")
@@ -432,11 +522,9 @@ plt.show()
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
-ax.scatter(r64.data.x, r64.data.y[:, 0], color="tab:red", s=12, label="data")
-for (form, label), width, style in zip(
-    FORM_LABELS.items(), (6, 3, 1.2), ("-", "-", "--"), strict=True
-):
-    ax.plot(r64.grid, r64.runs[form].predictions[:, 0], lw=width, ls=style, label=label)
+ax.scatter(data.x, data.y[:, 0], color="tab:red", s=12, label="data")
+for (form, label), width, style in zip(FORMS.items(), (6, 3, 1.2), ("-", "-", "--"), strict=True):
+    ax.plot(grid, r64[form]["fit"], lw=width, ls=style, label=label)
 ax.set_xlabel("x")
 ax.set_ylabel("y")
 ax.legend()
@@ -457,18 +545,26 @@ fig.savefig(FIGURES / "three-forms.svg", metadata={"Date": None})
 # reaches 100, so the loss is steep in the first layer's weights and a step of
 # $10^{-2}$ is large there. The training MSE jumps by two orders of magnitude within the
 # first steps, and after 1000 epochs it is still above its starting value and several
-# times the noise variance $0.5^2$ (the figures below; asserted: above its start, and
+# times the noise variance $0.5^2$ (the figures below; checked: above its start, and
 # more than four times the noise variance). All three forms follow the same curve: at
 # every epoch their losses agree to within the tolerance of the final parameters in the
-# table above (asserted).
+# table above (checked).
+
 
 # %%
-losses = {form: r64.runs[form].train_loss for form in FORM_LABELS}
+losses = {form: r64[form]["losses"] for form in FORMS}
 first = losses["sgd"]
-assert max(first[:5]) > 100 * first[0], "the jump described above"
-assert first[-1] > first[0] > data.noise_std**2, "the end point described above"
-assert first[-1] > 4 * data.noise_std**2, "several times the noise variance"
-assert data.features[:, 1].max() == 100, "the feature x^2 reaches 100"
+noise_variance = data.noise_std**2
+print(check("the feature x^2 reaches", data.features[:, 1].max(), equals=100,
+            origin="the largest input, 10"))  # fmt: skip
+print(check("the MSE's jump within the first 5 steps, over its start", max(first[:5]) / first[0],
+            above=100, origin="two orders of magnitude"))  # fmt: skip
+print(check("the MSE after 1000 epochs, over its start", first[-1] / first[0], above=1,
+            origin="above its starting value"))  # fmt: skip
+print(check("the MSE before step 1, over the noise variance", first[0] / noise_variance,
+            above=1, origin="above the noise variance"))  # fmt: skip
+print(check("the MSE after 1000 epochs, over the noise variance", first[-1] / noise_variance,
+            above=4, origin="several times the noise variance"))  # fmt: skip
 # "The same curve": the largest relative difference of any form's loss from the sgd
 # form's, over all epochs. Bound: the final parameters' tolerance, 2 sqrt(S) eps for
 # S = 1000 steps (the losses are computed from parameters that differ by that rounding).
@@ -477,16 +573,16 @@ curve_gap = max(
     for form in ("penalty", "prior")
     for a, b in zip(losses[form], first, strict=True)
 )
-assert curve_gap < TOLERANCES["final"][torch.float64], curve_gap
+print(check("the forms' training MSE against the sgd form's, every epoch (relative)", curve_gap,
+            below=TOLERANCES["final"], dtype=f64))  # fmt: skip
 print(
     f"MSE before step 1: {first[0]:.4f}, largest: {max(first):.4f}, after {len(first)} epochs: "
-    f"{first[-1]:.4f} ({first[-1] / data.noise_std**2:.1f} times the noise variance); "
-    f"largest relative gap between the forms' curves: {format_value(curve_gap)}"
+    f"{first[-1]:.4f} ({first[-1] / noise_variance:.1f} times the noise variance)"
 )
 fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
 for form, curve in losses.items():
-    ax.plot(range(1, len(curve) + 1), curve, lw=1.5, label=FORM_LABELS[form])
-ax.axhline(data.noise_std**2, color="grey", ls=":", label="noise variance")
+    ax.plot(range(1, len(curve) + 1), curve, lw=1.5, label=FORMS[form])
+ax.axhline(noise_variance, color="grey", ls=":", label="noise variance")
 ax.set_yscale("log")
 ax.set_xscale("log")
 ax.set_xlabel("epoch")
@@ -504,33 +600,33 @@ plt.show()
 # output zero on all 60 training inputs after training (`Net.dead_units`): such a unit
 # passes no gradient back and stays off.
 
+
 # %%
-sweep = {seed: run_bayes_experiment(seed=seed, forms=("sgd",)) for seed in range(8)}
-rows = ["| seed | MSE before step 1 | largest MSE, first 5 steps | MSE after 1000 epochs | dead units per hidden layer |",
-        "| ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
-final_mse = {}
-for seed, result in sweep.items():
-    run = result.runs["sgd"]
-    trained = Net(seed=0, dtype=torch.float64)
-    trained.load_state_dict(run.params)
-    final_mse[seed] = run.train_loss[-1]
-    rows.append(
-        f"| {seed} | {run.train_loss[0]:.3f} | {max(run.train_loss[:5]):.3f} | {run.train_loss[-1]:.3f} | {trained.dead_units(result.data.features)} |"
-    )
+sweep = {seed: run(seed=seed, dtype=f64, forms=("sgd",)) for seed in range(8)}
+rows = []
+for seed, (seed_data, _, result) in sweep.items():
+    curve = result["sgd"]["losses"]
+    rows.append({"seed": seed, "MSE before step 1": curve[0],
+                 "largest MSE, first 5 steps": max(curve[:5]), "MSE after 1000 epochs": curve[-1],
+                 "dead units per hidden layer": result["sgd"]["model"].dead_units(seed_data.features)})  # fmt: skip
+seeds = pd.DataFrame(rows)
+final_mse = dict(zip(seeds["seed"], seeds["MSE after 1000 epochs"], strict=True))
 others = [mse for seed, mse in final_mse.items() if seed != 0]
-assert final_mse[0] == max(final_mse.values())
-assert max(others) < 2 * data.noise_std**2
-Markdown("\n".join(rows))
+print(check("seed 0's final MSE against the largest of the 8 seeds'", final_mse[0],
+            equals=max(final_mse.values()), origin="seed 0 ends worst"))  # fmt: skip
+print(check("every other seed's final MSE", max(others), below=2 * noise_variance,
+            origin="twice the noise variance"))  # fmt: skip
+seeds.style.format("{:.3f}", subset=seeds.columns[1:4]).hide(axis="index")
 
 # %% [markdown]
-# Every other seed ends below twice the noise variance (asserted); their fitted curves,
-# over the data:
+# Every other seed ends below twice the noise variance (checked above); their fitted
+# curves, over the data:
 
 # %%
 fig, axes = plt.subplots(2, 4, figsize=(13, 5.5), dpi=100)
-for ax, (seed, result) in zip(axes.flat, sweep.items(), strict=True):
-    ax.scatter(result.data.x, result.data.y[:, 0], color="tab:red", s=6)
-    ax.plot(result.grid, result.runs["sgd"].predictions[:, 0], color="tab:blue", lw=2)
+for ax, (seed, (seed_data, seed_grid, result)) in zip(axes.flat, sweep.items(), strict=True):
+    ax.scatter(seed_data.x, seed_data.y[:, 0], color="tab:red", s=6)
+    ax.plot(seed_grid, result["sgd"]["fit"], color="tab:blue", lw=2)
     ax.set_title(f"seed {seed}: MSE {final_mse[seed]:.3f}", fontsize=10)
 fig.tight_layout()
 plt.show()

@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 import torch
 from sklearn.linear_model import BayesianRidge
 
-from weightdecay import featurize, make_clusters
+from weightdecay import featurize, make_clusters, relative_error
 from weightdecay.bayes_linear import log_evidence, matching_decay, maximize_evidence
 from weightdecay.claims import check
 from weightdecay.closed_form import ridge_closed_form
@@ -71,9 +71,17 @@ print(f"effective parameters gamma = {fit.gamma:.3f} of 2; matching lambda = {la
 print(
     f"posterior mean vs ridge closed form at that lambda: {gap:.1e} (rounding bound {gap_bound:.1e})"
 )
-check("posterior mean vs ridge at the matching lambda (relative)", gap, at_most=gap_bound,
-      dtype="float64", origin="two solves of one 2×2 system: 2 √n κ ε")  # fmt: skip
-assert 0 < fit.gamma < 2
+print(check("posterior mean vs ridge at the matching lambda (relative)", gap, at_most=gap_bound,
+            dtype="float64", origin="two solves of one 2×2 system: 2 √n κ ε"))  # fmt: skip
+# The same comparison against the backward-stable-solve bound d κ(H) ε of the ridge system
+# H = Φ_c^T Φ_c + λ n I, relative to the ridge weights.
+ridge_system = phi_c.T @ phi_c + lam * n * torch.eye(2, dtype=phi.dtype)
+solve_bound = 2 * float(torch.linalg.cond(ridge_system)) * eps
+print(check("posterior mean vs ridge at the matching lambda (relative to ridge)",
+            relative_error(post.mean, w[:, 0]), below=solve_bound, dtype="float64",
+            origin="linear_solve: d κ(H) ε"))  # fmt: skip
+print(check("effective parameters γ", fit.gamma, above=0, origin="γ lies in (0, 2)"))
+print(check("effective parameters γ", fit.gamma, below=2, origin="γ lies in (0, 2)"))
 
 # %% [markdown]
 # ## The predictive distribution
@@ -98,8 +106,10 @@ outside = std[grid.abs() >= 11].min()
 print(
     f"share of the predictive variance that is noise: {float(noise_share.min()):.1%} to {float(noise_share.max()):.1%}"
 )
-assert float(noise_share.min()) > 0.5  # "most of the band": more than half the variance
-assert float(outside) > float(inside)
+print(check("smallest share of the predictive variance that is noise", noise_share.min(),
+            above=0.5, origin="most of the band: more than half"))  # fmt: skip
+print(check("smallest predictive std at |x| ≥ 11 / smallest in [-2, 2]",
+            outside / inside, above=1, origin="wider at the ends than in the middle"))  # fmt: skip
 at_zero = featurize(torch.zeros(1, dtype=torch.float64)) - post.x_mean
 weight_term = float(at_zero @ post.cov @ at_zero.T)
 intercept_term = 1 / (beta * n)
@@ -107,7 +117,10 @@ print(
     f"at x = 0: noise {1 / beta:.4f}, intercept {intercept_term:.5f}, weights {weight_term:.5f} "
     f"(intercept / weights = {intercept_term / weight_term:.2f})"
 )
-assert 0.1 < intercept_term / weight_term < 10  # "of the same order" (the prose's claim)
+print(check("at x = 0: intercept term / weights' term", intercept_term / weight_term, above=0.1,
+            origin="of the same order"))  # fmt: skip
+print(check("at x = 0: intercept term / weights' term", intercept_term / weight_term, below=10,
+            origin="of the same order"))  # fmt: skip
 fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
 ax.fill_between(
     grid, mean - 2 * std, mean + 2 * std, color="tab:blue", alpha=0.2, label="±2 predictive std"
@@ -161,8 +174,12 @@ print(
     f"{float(relative.min()):.2e} to {float(relative.max()):.2e} "
     f"(bound {alpha_b * var_b:.2e} + rounding {inversion_rounding:.1e})"
 )
-assert -inversion_rounding <= float(relative.min())
-assert float(relative.max()) <= alpha_b * var_b + inversion_rounding
+print(check("flat-prior intercept vs a wide prior: smallest relative difference",
+            relative.min(), at_least=-inversion_rounding, dtype="float64",
+            origin="−3 κ ε, the inversion's rounding"))  # fmt: skip
+print(check("flat-prior intercept vs a wide prior: largest relative difference",
+            relative.max(), at_most=alpha_b * var_b + inversion_rounding, dtype="float64",
+            origin="Sherman–Morrison Var(b)/τ_b + 3 κ ε"))  # fmt: skip
 
 reference = BayesianRidge(
     alpha_1=0.0, alpha_2=0.0, lambda_1=0.0, lambda_2=0.0, tol=1e-12, max_iter=10_000
@@ -178,10 +195,14 @@ print(
     f"{float(shortfall.max()):.2%} on the grid; 1/(2n) = {1 / (2 * n):.2%}"
 )
 # Rounding bound: both fixed points agree to a few eps; a few dozen operations each, 64 eps.
-assert agreement <= 64 * eps
+print(check("scikit-learn's variance + 1/(βn) vs ours (relative)", agreement, at_most=64 * eps,
+            dtype="float64", origin="64 ε: two fixed points, a few dozen operations each"))  # fmt: skip
 # Upper bound, exact: the shortfall is 1 - sqrt(1 - t) with t = 1/(beta n sigma^2) <= 1/(n + 1),
 # which is below 1/(2n). Lower bound: "the same order" (the prose's claim), a tenth of it.
-assert 0.1 / (2 * n) < float(shortfall.min()) and float(shortfall.max()) <= 1 / (2 * n)
+print(check("scikit-learn's std shortfall, smallest", shortfall.min(), above=0.1 / (2 * n),
+            origin="the same order as 1/(2n): a tenth of it"))  # fmt: skip
+print(check("scikit-learn's std shortfall, largest", shortfall.max(), at_most=1 / (2 * n),
+            origin="exact: 1 − √(1 − t), t ≤ 1/(n + 1)"))  # fmt: skip
 
 # %% [markdown]
 # ## The evidence as a function of lambda
@@ -209,11 +230,14 @@ print(
 # sharp check is that the grid's maximum is that very point. The ratio's bound is the grid
 # step (the resolution of a grid search), not a rounding bound, and the measured ratio is 1.
 on_grid = int((alphas / fit.weight_precision - 1).abs().argmin())
-assert best == on_grid
-assert abs(ratio - 1) < spacing
+print(check("grid index of the maximum minus that of the fixed point", best - on_grid, equals=0,
+            origin="exact"))  # fmt: skip
+print(check("|grid maximum's λ / fixed point's − 1|", abs(ratio - 1), below=spacing,
+            origin="the grid's spacing"))  # fmt: skip
 # "Penalizes both extremes": a likelihood ratio of more than 10 at both ends, a Bayes factor
 # of 10 being the threshold of strong evidence on Jeffreys' scale.
-assert min(drops) > math.log(10)
+print(check("log evidence below its maximum, smaller of the two ends", min(drops),
+            above=math.log(10), origin="log 10: strong evidence on Jeffreys' scale"))  # fmt: skip
 fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
 ax.semilogx(lambdas, scores)
 ax.axvline(lam, color="tab:red", ls="--", label=f"evidence maximum, λ = {lam:.3g}")

@@ -32,8 +32,15 @@
 # `Ridge(alpha=α)` solves (`weightdecay.ridge_alpha` converts). The matrix is positive
 # definite for any $\lambda > 0$, so every $\lambda > 0$ has a unique solution, even when
 # $X_c^\top X_c$ is singular; at $\lambda = 0$ the solution is unique only when $X_c$ has
-# full column rank. The table's bounds are computed for this problem from the condition
-# number of the matrix solved (origin column, derived in `weightdecay.tolerances`).
+# full column rank.
+#
+# The closed form against scikit-learn, both in float64: a backward-stable solve of the
+# $d\times d$ system $H = X_c^\top X_c + \alpha I$ perturbs its solution by at most
+# $\kappa(H)$ times its backward error $d\varepsilon$, so the weights may differ by
+# $d\,\kappa(H)\,\varepsilon$ relative (the `linear_solve` entry of
+# `weightdecay.tolerances`, computed for this problem). The intercept
+# $b = \bar y - W^\top\bar x$ inherits $\lVert\bar x\rVert\lVert\delta W\rVert$ plus its own
+# $d$-term product.
 
 # %%
 import itertools
@@ -41,23 +48,40 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 from IPython.display import Markdown
+from sklearn.linear_model import Ridge
 
-from weightdecay import make_regression_split
+from weightdecay import make_regression_split, relative_error, ridge_alpha
+from weightdecay.claims import check
 from weightdecay.closed_form import descent_to_ridge, ridge_closed_form
-from weightdecay.derivations import closed_form_checks
-from weightdecay.report import assert_checks, checks_table
 
 split = make_regression_split(seed=0)
 x, y = split.x_train, split.y_train
 n, k = y.shape
 d = x.shape[1]
 lambd = 0.01
+eps = torch.finfo(x.dtype).eps
 w_star, b_star = ridge_closed_form(x, y, lambd)
-checks = [c for c in closed_form_checks() if "Ridge" in c.quantity]
-assert_checks(checks)
-Markdown(checks_table(checks))
+alpha = ridge_alpha(lambd, n, k)
+fit = Ridge(alpha=alpha).fit(x.numpy(), y.numpy())
+error_w = relative_error(w_star, torch.from_numpy(fit.coef_.T.copy()))
+error_b = relative_error(b_star, torch.from_numpy(fit.intercept_.copy()))
+
+xc = x - x.mean(dim=0)
+kappa = torch.linalg.cond(xc.T @ xc + alpha * torch.eye(d, dtype=x.dtype)).item()
+bound_w = d * kappa * eps  # d κ(H) ε
+spread = x.mean(dim=0).norm().item() * w_star.norm().item() / b_star.norm().item()
+bound_b = spread * (bound_w + d * eps) + eps  # |x̄| |δW| / |b|, plus b's own roundings
+print(check("ridge W vs scikit-learn Ridge (relative)", error_w, below=bound_w,
+            dtype=torch.float64, origin="linear_solve: d κ(H) ε"))  # fmt: skip
+print(check("ridge b vs scikit-learn Ridge (relative)", error_b, below=bound_b,
+            dtype=torch.float64, origin="linear_solve: (|x̄||W|/|b|)(d κ(H) ε + d ε) + ε"))  # fmt: skip
+pd.DataFrame(
+    {"quantity": ["W", "b"], "relative difference": [error_w, error_b],
+     "bound": [bound_w, bound_b]}
+).style.format("{:.2e}", subset=["relative difference", "bound"]).hide(axis="index")  # fmt: skip
 
 # %% [markdown]
 # ## Gradient descent converges to it, at the predicted rate
@@ -84,23 +108,26 @@ distance, predicted = descent.distances, descent.predicted_rate
 observed = descent.observed_rate(61)
 print(f"predicted rate {predicted:.6f}, observed at step 61 {observed:.6f}")
 print(f"distance after 300 steps: {distance[-1]:.2e}")
-# Bound 1e-4: the four digits claimed below; the transient check after it is the tight one.
-# Bound 1e-12 on the final distance: about 23 eps |theta*|, above the floor derived below.
-assert abs(observed / predicted - 1) < 1e-4 and distance[-1] < 1e-12
+print(check("observed rate at step 61 / predicted rate, minus 1", abs(observed / predicted - 1),
+            below=1e-4, origin="four digits; the transient check below is the tight one"))  # fmt: skip
+print(check("distance to the closed form after 300 steps", distance[-1], below=1e-12,
+            dtype=torch.float64, origin="about 23 ε|θ*|, above the floor derived below"))  # fmt: skip
 
-eps = torch.finfo(x.dtype).eps
 start = descent.modal_distance(0)  # |theta*|: the run starts from zero
 # Rounding floor: sqrt(n + d) roundings of size eps |theta*| a step, random walk,
 # remembered over 1 / (1 - r^2) steps.
 floor = math.sqrt((n + d) / (1 - predicted**2)) * eps * start
 modal = [descent.modal_distance(t) for t in range(1, len(distance) + 1)]
 worst = max(abs(a - b) for a, b in zip(distance, modal, strict=True))
-assert worst <= floor
+print(check("largest |measured − modal prediction| of the distance", worst, at_most=floor,
+            dtype=torch.float64, origin="rounding floor √((n + d)/(1 − r²)) ε|θ*|"))  # fmt: skip
 # The gap at step 61: the faster modes' transient, plus the floor's effect on a ratio of
 # two distances (each off by at most `floor`).
 gap, transient = 1 - observed / predicted, descent.transient(61)
 rounding = 2 * floor / distance[60]
-assert -rounding <= gap <= transient + rounding
+print(check("gap at step 61", gap, at_most=transient + rounding,
+            origin="the faster modes' transient, plus 2 floor / δ₆₁"))  # fmt: skip
+print(check("gap at step 61", gap, at_least=-rounding, origin="−2 floor / δ₆₁"))  # fmt: skip
 
 fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
 steps = np.arange(1, len(distance) + 1)
@@ -142,7 +169,9 @@ Markdown(
 lambdas = torch.logspace(-4, 3, 60, dtype=torch.float64)
 path = torch.stack([ridge_closed_form(x, y, float(lam))[0][:, 0] for lam in lambdas])
 norms = path.norm(dim=1)
-assert all(later <= earlier for earlier, later in itertools.pairwise(norms))
+print(check("steps along the path where |w| grows", sum(
+    later > earlier for earlier, later in itertools.pairwise(norms)), equals=0,
+    origin="exact count"))  # fmt: skip
 xc = x - x.mean(dim=0)
 _, vectors = torch.linalg.eigh(xc.T @ xc)
 components = (path @ vectors).abs()  # |v_i^T w| at each lambda, one column per direction
@@ -152,11 +181,15 @@ step = (lambdas[1:] - lambdas[:-1])[:, None] * (n * k / 2)  # increments of alph
 s_all = torch.linalg.eigvalsh(xc.T @ xc)
 smallest_step = float((step / (s_all + n * k / 2 * lambdas[:-1, None])).min())
 print(f"smallest relative growth of s_i + alpha between grid points: {smallest_step:.1e}")
-assert (components[1:] < components[:-1]).all()
+print(check("steps along the path where an eigen-component does not shrink",
+            (components[1:] >= components[:-1]).sum(), equals=0, origin="exact count"))  # fmt: skip
 size = path.abs()
 growing = [j for j in range(d) if (size[1:, j] > size[:-1, j]).any()]
 flipping = [j for j in range(d) if (path[1:, j] * path[:-1, j] < 0).any()]
-assert growing and flipping
+print(check("coefficients whose |w| grows somewhere on the path", len(growing), at_least=1,
+            origin="at least one"))  # fmt: skip
+print(check("coefficients that change sign on the path", len(flipping), at_least=1,
+            origin="at least one"))  # fmt: skip
 fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
 for j in range(path.shape[1]):
     ax.semilogx(lambdas, path[:, j], label=f"feature {j}")
@@ -175,16 +208,14 @@ plt.show()
 # follow:
 
 # %%
-lines = []
+rows = []
 for j in sorted(set(growing) | set(flipping)):
     peak = int(size[:, j].argmax())
     cross = [i for i in range(len(lambdas) - 1) if path[i, j] * path[i + 1, j] < 0]
-    line = (f"- feature {j} (true coefficient {float(split.coef[j, 0]):g}): "
-            f"$|w|$ grows {float(size[peak, j] / size[0, j]):.2f}-fold from "
-            f"λ = {float(lambdas[0]):.0e} to λ = {float(lambdas[peak]):.2g}")  # fmt: skip
-    if cross:
-        i = cross[0]
-        line += (f", and changes sign between λ = {float(lambdas[i]):.2g} and "
-                 f"{float(lambdas[i + 1]):.2g}")  # fmt: skip
-    lines.append(line + ".")
-Markdown("\n".join(lines))
+    rows.append({"feature": j, "true coefficient": float(split.coef[j, 0]),
+                 "growth of |w|": float(size[peak, j] / size[0, j]),
+                 "from λ": float(lambdas[0]), "to λ": float(lambdas[peak]),
+                 "sign change between λ": (f"{float(lambdas[cross[0]]):.2g} and "
+                                           f"{float(lambdas[cross[0] + 1]):.2g}" if cross else "")})  # fmt: skip
+pd.DataFrame(rows).style.format({"true coefficient": "{:g}", "growth of |w|": "{:.2f}-fold",
+                                 "from λ": "{:.0e}", "to λ": "{:.2g}"}).hide(axis="index")  # fmt: skip

@@ -35,9 +35,10 @@
 # %%
 import math
 
+import pandas as pd
 import torch
-from IPython.display import Markdown
 
+from weightdecay.claims import check
 from weightdecay.distributed import (
     BATCH_SIZE,
     N_ROWS,
@@ -45,10 +46,9 @@ from weightdecay.distributed import (
     SETUPS,
     TOLERANCE,
     owner_counts,
-    parallel_checks,
     run_data_parallel,
 )
-from weightdecay.report import assert_checks, checks_table, format_value
+from weightdecay.tolerances import TOLERANCES
 
 WORLD_SIZE, STEPS, DECAY = 2, 20, 0.1
 assert (N_ROWS, BATCH_SIZE, BATCH_SIZE // WORLD_SIZE) == (128, 32, 16)
@@ -80,23 +80,25 @@ assert (N_ROWS, BATCH_SIZE, BATCH_SIZE // WORLD_SIZE) == (128, 32, 16)
 
 # %%
 rows = torch.zeros(BATCH_SIZE, dtype=torch.float64, requires_grad=True)
-table = ["| split | weight of a row of rank 0 | weight of a row of rank 1 | 1 / B |",
-         "| --- | ---: | ---: | ---: |"]  # fmt: skip
+table = []
 row_weights = {}
 for cut in (BATCH_SIZE // 2, 3 * BATCH_SIZE // 4):
     # $$\frac{1}{2}\big(\operatorname{mean}(S_0) + \operatorname{mean}(S_1)\big)$$
     mean_of_means = (rows[:cut].mean() + rows[cut:].mean()) / 2
     (weights,) = torch.autograd.grad(mean_of_means, rows)
     row_weights[cut] = weights
-    table.append(
-        f"| {cut} / {BATCH_SIZE - cut} | {weights[0].item():.6f} | {weights[-1].item():.6f} "
-        f"| {1 / BATCH_SIZE:.6f} |"
-    )
+    table.append({"split": f"{cut} / {BATCH_SIZE - cut}",
+                  "weight of a row of rank 0": weights[0].item(),
+                  "weight of a row of rank 1": weights[-1].item(), "1 / B": 1 / BATCH_SIZE})  # fmt: skip
 even, uneven = row_weights[BATCH_SIZE // 2], row_weights[3 * BATCH_SIZE // 4]
-# Exact: 1/16 and 1/2 are powers of two, so the weights carry no rounding.
-assert torch.equal(even, torch.full_like(even, 1 / BATCH_SIZE))
-assert uneven[-1] == 3 * uneven[0] and uneven[0] < 1 / BATCH_SIZE < uneven[-1]
-Markdown("\n".join(table))
+assert uneven[0] < 1 / BATCH_SIZE < uneven[-1]
+# Exact: 1/16 and 1/2 are powers of two, so the even split's weights carry no rounding.
+print(check("even split: largest |weight of a row − 1/B|", (even - 1 / BATCH_SIZE).abs().max(),
+            equals=0.0, dtype=torch.float64, origin="exact: powers of two"))  # fmt: skip
+print(check("24 / 8 split: |weight of a rank-1 row − 3 × weight of a rank-0 row|",
+            abs(uneven[-1] - 3 * uneven[0]), equals=0.0, dtype=torch.float64,
+            origin="exact, as measured"))  # fmt: skip
+pd.DataFrame(table).style.format(precision=6).hide(axis="index")
 
 # %% [markdown]
 # Split evenly, every row weighs $1/m$ (asserted); split 24 / 8, a row of the smaller
@@ -130,8 +132,7 @@ Markdown("\n".join(table))
 # $\lambda$, from `Setup.decay_multiplier`):
 
 # %%
-table = ["| setup | gradients combined by | decay applied in | decay per step |",
-         "| --- | --- | --- | ---: |"]  # fmt: skip
+table = []
 for setup in SETUPS.values():
     combined = "all_reduce(SUM) after backward" if setup.summed else "DDP, mean in backward"
     if setup.penalty:
@@ -140,10 +141,10 @@ for setup in SETUPS.values():
         where = "step(), on the owning rank"
     else:
         where = "step(), on every rank"
-    table.append(
-        f"| {setup.label} | {combined} | {where} | {setup.decay_multiplier(WORLD_SIZE)}λ |"
-    )
-Markdown("\n".join(table))
+    table.append({"setup": setup.label, "gradients combined by": combined,
+                  "decay applied in": where,
+                  "decay per step": f"{setup.decay_multiplier(WORLD_SIZE)}λ"})  # fmt: skip
+pd.DataFrame(table).style.hide(axis="index")
 
 # %% [markdown]
 # Optimizer settings: SGD with learning rate 0.05 and momentum 0.9, AdamW with learning
@@ -172,37 +173,44 @@ assert {s.micro_batches for s in SETUPS.values() if s.micro_batches > 1} == {2}
 # bound is a rounding bound: each step sums the batch's 32 rows and the 16 hidden units'
 # products in another order, and over the 20 steps these roundings add like a random
 # walk, $\sqrt{20\,(32 + 16)}\,\varepsilon$ with $\varepsilon$ the float64 machine
-# epsilon (the `data_parallel` entry of `weightdecay.tolerances`; the table prints its
-# value). The two faulty setups are compared with one process whose decay is
-# multiplied by the factor in the table above; the last row compares the ranks'
+# epsilon (the `data_parallel` entry of `weightdecay.tolerances`; the check lines print
+# its value). The two faulty setups are compared with one process whose decay is
+# multiplied by the factor in the table above; the last line compares the ranks'
 # copies with each other.
 
 # %%
 results = run_data_parallel(steps=STEPS, world_size=WORLD_SIZE, weight_decay=DECAY, seed=0)
 by_name = {r.setup.name: r for r in results}
-checks = parallel_checks(results)
 # The bound stated above, sqrt(S (32 + 16)) eps, never looser than the former 1e-12.
 stated_bound = math.sqrt(STEPS * (BATCH_SIZE + 16)) * torch.finfo(torch.float64).eps
-assert stated_bound == TOLERANCE < 1e-12
-assert_checks(checks)
-correct = [r for r in results if r.decay_multiplier == 1]
-assert all(r.matches for r in correct)
-assert max(r.replica_difference for r in results) == 0.0
-print(
-    "largest difference from one process, correct setups:",
-    format_value(max(r.relative_difference for r in correct)),
-)
-print(
-    "difference from one process, faulty setups:",
-    ", ".join(format_value(r.relative_difference) for r in results if not r.matches),
-)
-Markdown(checks_table(checks))
+assert stated_bound == TOLERANCE == TOLERANCES["data_parallel"]["float64"] < 1e-12
+assert all(r.tolerance == TOLERANCE for r in results)
+for r in results:
+    if r.decay_multiplier == 1:
+        print(check(f"{r.setup.label} vs one process", r.relative_difference,
+                    below=TOLERANCES["data_parallel"], dtype=torch.float64))  # fmt: skip
+    else:
+        print(check(f"{r.setup.label} vs one process with {r.decay_multiplier}λ",
+                    r.explained_difference, below=TOLERANCES["data_parallel"],
+                    dtype=torch.float64))  # fmt: skip
+print(check("all setups: largest absolute difference between the ranks' parameters",
+            max(r.replica_difference for r in results), equals=0.0, dtype=torch.float64,
+            origin="exact"))  # fmt: skip
+pd.DataFrame(
+    {"setup": r.setup.label, "decay per step": f"{r.decay_multiplier}λ",
+     "vs one process with λ": r.relative_difference,
+     "vs one process with that decay": r.explained_difference,
+     "between the ranks": r.replica_difference}
+    for r in results
+).style.format("{:.2e}", subset=["vs one process with λ", "vs one process with that decay",
+                                 "between the ranks"]).hide(axis="index")  # fmt: skip
 
 # %% [markdown]
 # Every correct setup matches one process within that bound (asserted): DDP and ZeRO,
 # each with torch's SGD and AdamW and with this package's, the penalty in the loss
 # averaged by DDP, and accumulation under `no_sync` with the optimizer's decay. At the
-# end of every setup the two ranks hold bitwise the same parameters (asserted).
+# end of every setup the two ranks hold bitwise the same parameters (asserted). The
+# table gives every setup's differences.
 #
 # **The shards.** What each rank's local optimizer holds and steps, and which of those
 # parameters sit in the decayed group, under ZeRO and under plain DDP:
@@ -210,18 +218,15 @@ Markdown(checks_table(checks))
 # %%
 zero_names = [name for name, setup in SETUPS.items() if setup.zero]
 zero = by_name[zero_names[0]]
-assert all(
-    (by_name[n].stepped, by_name[n].decayed) == (zero.stepped, zero.decayed) for n in zero_names
-)
+differing = [n for n in zero_names
+             if (by_name[n].stepped, by_name[n].decayed) != (zero.stepped, zero.decayed)]  # fmt: skip
 ddp = by_name["ddp-torch-adamw"]
-table = ["| set-up | rank | parameters stepped | scalars | parameters decayed |",
-         "| --- | ---: | --- | ---: | --- |"]  # fmt: skip
-for label, result in (("DDP + ZeRO", zero), ("DDP", ddp)):
-    for rank in range(WORLD_SIZE):
-        table.append(
-            f"| {label} | {rank} | {', '.join(result.stepped[rank])} "
-            f"| {result.shard_sizes[rank]} | {', '.join(result.decayed[rank])} |"
-        )
+table = [
+    {"set-up": label, "rank": rank, "parameters stepped": ", ".join(result.stepped[rank]),
+     "scalars": result.shard_sizes[rank], "parameters decayed": ", ".join(result.decayed[rank])}
+    for label, result in (("DDP + ZeRO", zero), ("DDP", ddp))
+    for rank in range(WORLD_SIZE)
+]  # fmt: skip
 
 # The partition ZeRO's rule predicts: group by group, largest first, to the emptiest rank.
 # The model the set-up describes, Linear(4, 16) -> Tanh -> Linear(16, 1), rebuilt here.
@@ -235,17 +240,27 @@ for group in (["0.weight", "2.weight"], ["0.bias", "2.bias"]):
         owner = load.index(min(load))
         predicted[owner].append(name)
         load[owner] += sizes[name]
-assert [set(shard) for shard in predicted] == [set(shard) for shard in zero.stepped]
+misplaced = sum(len(set(p) ^ set(s)) for p, s in zip(predicted, zero.stepped, strict=True))
 assert list(zero.shard_sizes) == load and sum(zero.shard_sizes) == sum(sizes.values())
 assert zero.stepped[0] == ("0.weight",) and len(zero.stepped[1]) == len(sizes) - 1
+assert zero.sharded and not ddp.sharded
 
 weights = [name for name in zero.parameters if name.endswith("weight")]
-assert zero.sharded and not ddp.sharded
-assert owner_counts(zero.decayed, weights) == dict.fromkeys(weights, 1)
-assert owner_counts(ddp.decayed, weights) == dict.fromkeys(weights, WORLD_SIZE)
-assert all(set(shard) == set(ddp.parameters) for shard in ddp.stepped)
-assert all(len(shard) > 0 for shard in zero.decayed)
-Markdown("\n".join(table))
+zero_counts, ddp_counts = owner_counts(zero.decayed, weights), owner_counts(ddp.decayed, weights)
+print(check("ZeRO setups whose shards differ from the first ZeRO setup's", len(differing),
+            equals=0, origin="exact count"))  # fmt: skip
+print(check("parameters placed otherwise than ZeRO's rule predicts", misplaced, equals=0,
+            origin="exact count"))  # fmt: skip
+print(check("ZeRO: weights decayed by other than exactly one rank", sum(
+    c != 1 for c in zero_counts.values()), equals=0, origin="exact count"))  # fmt: skip
+print(check("ZeRO: ranks that decay no weight", sum(not shard for shard in zero.decayed),
+            equals=0, origin="exact count"))  # fmt: skip
+print(check("DDP: weights decayed by other than every rank", sum(
+    c != WORLD_SIZE for c in ddp_counts.values()), equals=0, origin="exact count"))  # fmt: skip
+print(check("DDP: ranks that do not step every parameter", sum(
+    set(shard) != set(ddp.parameters) for shard in ddp.stepped), equals=0,
+    origin="exact count"))  # fmt: skip
+pd.DataFrame(table).style.hide(axis="index")
 
 # %% [markdown]
 # Under ZeRO the two ranks' parameters are disjoint and together cover the model, as
@@ -283,18 +298,25 @@ Markdown("\n".join(table))
 
 # %%
 faulty = [r for r in results if r.decay_multiplier > 1]
-table = ["| setup | decay per step | vs one process with λ | vs one process with that decay |",
-         "| --- | ---: | ---: | ---: |"]  # fmt: skip
-for r in faulty:
-    table.append(
-        f"| {r.setup.label} | {r.decay_multiplier}λ | {format_value(r.relative_difference)} "
-        f"| {format_value(r.explained_difference)} |"
-    )
 assert [r.setup.name for r in faulty] == ["summed-penalty", "accumulation-penalty"]
 assert all(r.decay_multiplier == 2 for r in faulty)
-assert all(r.relative_difference > 1e-2 and r.explained_difference < TOLERANCE for r in faulty)
-assert all(r.relative_difference > 1e9 * TOLERANCE for r in faulty)
-Markdown("\n".join(table))
+for r in faulty:
+    print(check(f"{r.setup.label} vs one process with λ", r.relative_difference, above=1e-2,
+                origin="more than 1%"))  # fmt: skip
+    print(check(f"{r.setup.label} vs one process with λ, in units of the bound",
+                r.relative_difference / TOLERANCE, above=1e9,
+                origin="more than 10⁹ times the bound"))  # fmt: skip
+    print(check(f"{r.setup.label} vs one process with {r.decay_multiplier}λ",
+                r.explained_difference, below=TOLERANCES["data_parallel"],
+                dtype=torch.float64))  # fmt: skip
+pd.DataFrame(
+    {"setup": r.setup.label, "decay per step": f"{r.decay_multiplier}λ",
+     "vs one process with λ": r.relative_difference,
+     "vs one process with that decay": r.explained_difference}
+    for r in faulty
+).style.format("{:.3g}", subset=["vs one process with λ", "vs one process with that decay"]).hide(
+    axis="index"
+)  # fmt: skip
 
 # %% [markdown]
 # Both miss one process with $\lambda$ by more than 1% (asserted), more than $10^9$ times
@@ -324,7 +346,7 @@ def shrink_per_step(kind: type[torch.optim.Optimizer], lr: float, weight_decay: 
     return 1 - p.detach()[0].item()
 
 
-table = ["| optimizer | lr | weight_decay | shrink per step |", "| --- | ---: | ---: | ---: |"]
+table = []
 for kind, lr in ((torch.optim.AdamW, 0.01), (torch.optim.SGD, 0.05)):
     base = shrink_per_step(kind, lr, DECAY)
     scaled = shrink_per_step(kind, WORLD_SIZE * lr, DECAY)
@@ -333,14 +355,21 @@ for kind, lr in ((torch.optim.AdamW, 0.01), (torch.optim.SGD, 0.05)):
     # most eps, a relative error of eps / shrink; the two shrinks of a ratio and its
     # division add up to at most 3 R eps / base, R = WORLD_SIZE the factor of the rate.
     bound = 3 * WORLD_SIZE * torch.finfo(torch.float64).eps / base
-    assert abs(scaled / base - WORLD_SIZE) < bound and abs(kept / base - 1) < bound
+    print(check(f"{kind.__name__}: |shrink at {WORLD_SIZE}η / shrink at η − {WORLD_SIZE}|",
+                abs(scaled / base - WORLD_SIZE), below=bound, dtype=torch.float64,
+                origin="3Rε / shrink: three roundings of a shrink near 1"))  # fmt: skip
+    print(check(f"{kind.__name__}: |shrink at {WORLD_SIZE}η, λ/{WORLD_SIZE} / shrink at η − 1|",
+                abs(kept / base - 1), below=bound, dtype=torch.float64,
+                origin="3Rε / shrink: three roundings of a shrink near 1"))  # fmt: skip
     for rate, decay, shrink in (
         (lr, DECAY, base),
         (WORLD_SIZE * lr, DECAY, scaled),
         (WORLD_SIZE * lr, DECAY / WORLD_SIZE, kept),
     ):
-        table.append(f"| {kind.__name__} | {rate:g} | {decay:g} | {format_value(shrink)} |")
-Markdown("\n".join(table))
+        table.append({"optimizer": kind.__name__, "lr": rate, "weight_decay": decay,
+                      "shrink per step": shrink})  # fmt: skip
+pd.DataFrame(table).style.format({"lr": "{:g}", "weight_decay": "{:g}",
+                                  "shrink per step": "{:.3g}"}).hide(axis="index")  # fmt: skip
 
 # %% [markdown]
 # Doubling the learning rate doubles the shrink per step for both optimizers, and

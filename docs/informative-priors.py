@@ -27,9 +27,9 @@
 # of `weightdecay.optim.SGD` and `Adam` (coupled and decoupled), the closed form
 # `ridge_closed_form(..., centre=W0)`, the first source's linear models
 # (`ScratchLinearRegression(..., centre=W0)` and `TorchLinearRegression.sgd(...,
-# centre=W0)`) and the second source's experiment (`run_bayes_experiment(centre=...)`).
-# The test suite checks that the three forms of the second source's training stay equal
-# with a centre, as they are without one.
+# centre=W0)`). The test suite checks that the three forms of the second source's
+# training (penalty, optimizer decay, prior) stay equal with a centre, as they are
+# without one.
 #
 # ## A small transfer task
 #

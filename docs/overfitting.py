@@ -26,13 +26,14 @@ import itertools
 import math
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
-from IPython.display import Markdown
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
 from weightdecay import decay_from_ridge_alpha, ridge_alpha
 from weightdecay.bayes_linear import EvidenceRunawayError, matching_decay, maximize_evidence
+from weightdecay.claims import check
 from weightdecay.closed_form import ridge_closed_form
 from weightdecay.data import high_dimensional_regression
 from weightdecay.seeding import torch_generator
@@ -84,8 +85,14 @@ print(
     f"(bound {train_small_bound:.2e}); at lambda = {float(lambdas[-1]):g}: "
     f"{curves['train'][-1]:.4g} (lower bound {train_large_bound:.4g})"
 )
-assert curves["train"][0] <= train_small_bound and curves["train"][-1] >= train_large_bound
-assert all(a >= b for a, b in itertools.pairwise(curves["norm"]))
+print(check(f"training MSE at λ = {float(lambdas[0]):g}", curves["train"][0],
+            at_most=train_small_bound, dtype="float64",
+            origin="(a/(s_min + a))² mean(y_c²)"))  # fmt: skip
+print(check(f"training MSE at λ = {float(lambdas[-1]):g}", curves["train"][-1],
+            at_least=train_large_bound, dtype="float64",
+            origin="(a/(s_max + a))² mean(y_c²), less 64 ε of rounding"))  # fmt: skip
+print(check("steps along the grid where ‖w‖ grows", sum(
+    a < b for a, b in itertools.pairwise(curves["norm"])), equals=0, origin="exact count"))  # fmt: skip
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), dpi=100)
 axes[0].loglog(lambdas, curves["train"], label="training MSE")
 axes[0].loglog(lambdas, curves["valid"], label="validation MSE")
@@ -110,14 +117,14 @@ print(f"predicting the training mean: {mean_only:.4f} times the best validation 
 print(
     f"norm of the smallest-lambda solution {curves['norm'][0]:.3f}, true weights {0.01 * d**0.5:.3f}"
 )
-# "Changes little": the whole curve within 10% (the prose's claim).
-assert span < 1.1
-# "Hardly at all for lambda <= 3": within a tenth of a percent of the best (the prose's claim).
-assert flat_excess < 1e-3
-# "Almost nothing to gain": the training mean is less than 10% worse than the best (prose).
-assert mean_only < 1.1
-# "Already small": the minimum-norm interpolant is shorter than the true weights (prose).
-assert curves["norm"][0] < 0.01 * d**0.5
+print(check("largest validation MSE on the grid / the best", span, below=1.1,
+            origin="changes little: within 10%"))  # fmt: skip
+print(check("validation MSE for λ ≤ 3 / the best, minus 1", flat_excess, below=1e-3,
+            origin="hardly at all: within 0.1%"))  # fmt: skip
+print(check("validation MSE of the training mean / the best", mean_only, below=1.1,
+            origin="almost nothing to gain: less than 10% worse"))  # fmt: skip
+print(check("‖w‖ at the smallest λ / ‖true weights‖", curves["norm"][0] / (0.01 * d**0.5),
+            below=1, origin="already small: shorter than the true weights"))  # fmt: skip
 
 # %% [markdown]
 # The validation error changes little along this curve (by less than 10% over the whole
@@ -148,8 +155,10 @@ start_power = float((yc - xc @ w_init).pow(2).mean())
 prediction_scale = float((x.abs() @ w0.abs()).max() + b0.abs().max() + y.abs().max())
 train0_bound = (a_init / (s_min + a_init)) ** 2 * start_power + (d * eps * prediction_scale) ** 2
 print(f"training MSE bound: {train0_bound:.2e}")
-assert train0 <= train0_bound
-assert valid0 > 100 * curves["valid"][best]  # "dramatic": more than 100 times the best
+print(check("no decay, from a random init: training MSE", train0, at_most=train0_bound,
+            dtype="float64", origin="(a/(s_min + a))² of the start, plus d ε rounding"))  # fmt: skip
+print(check("no decay, from a random init: validation MSE / the best", valid0 / curves["valid"][best],
+            above=100, origin="dramatic: more than 100 times"))  # fmt: skip
 
 # %% [markdown]
 # ## A factor of 1/2 between two implementations
@@ -182,7 +191,9 @@ print(
     f"gradient of the from-scratch objective at lambda = {lam}, at our solution for {2 * lam}: "
     f"{gradient:.1e} (rounding bound {gradient_bound:.1e})"
 )
-assert gradient <= gradient_bound
+print(check(f"gradient of the from-scratch objective at λ = {lam}, at the closed form for 2λ",
+            gradient, at_most=gradient_bound, dtype="float64",
+            origin="√d ε rounding of the residuals, through |X|ᵀ/n"))  # fmt: skip
 
 # %% [markdown]
 # ## The evidence with 20 rows
@@ -219,13 +230,11 @@ print(
     f"largest null-space eigenvalue {float(s_null.max()):.2e}, "
     f"positive ones {int((s_null > 0).sum())} of {len(s_null)}; largest eigenvalue {float(s.max()):.4g}"
 )
-assert rank == n - 1
+print(check("rank of X_c", rank, equals=n - 1, origin="n − 1: centring removes one direction"))
 # Rounding bound for the computed zero eigenvalues: d eps s_max (forming X_c^T X_c and eigh).
-assert float(s_null.max()) <= d * eps * float(s.max())
-rows = [
-    "| iteration | β used | γ, range directions | γ, null directions | n − γ | E_D = (n − γ)/β_new |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: |",
-]
+print(check("largest null-space eigenvalue", s_null.max(), at_most=d * eps * float(s.max()),
+            dtype="float64", origin="d ε s_max: forming X_cᵀX_c and eigh"))  # fmt: skip
+rows = []
 trace = []
 # Iteration k + 2 uses the precisions that iteration k + 1 produced.
 for (alpha_in, beta_in), (_, beta_out) in itertools.pairwise(runaway.history):
@@ -233,10 +242,10 @@ for (alpha_in, beta_in), (_, beta_out) in itertools.pairwise(runaway.history):
     gamma_null = float((beta_in * s_null / (alpha_in + beta_in * s_null)).sum())
     residual_dof = n - gamma_range - gamma_null
     trace.append((alpha_in, beta_in, gamma_range, gamma_null))
-    rows.append(
-        f"| {len(trace) + 1} | {beta_in:.3g} | {gamma_range:.10g} | {gamma_null:.3g} "
-        f"| {residual_dof:.4g} | {residual_dof / beta_out:.3g} |"
-    )
+    rows.append({"iteration": len(trace) + 1, "β used": f"{beta_in:.3g}",
+                 "γ, range directions": f"{gamma_range:.10g}",
+                 "γ, null directions": f"{gamma_null:.3g}", "n − γ": f"{residual_dof:.4g}",
+                 "E_D = (n − γ)/β_new": f"{residual_dof / beta_out:.3g}"})  # fmt: skip
 for alpha_in, beta_in, gamma_range, _ in trace:
     # (n - 1) - gamma_range = sum_i alpha / (alpha + beta s_i) <= (n - 1) alpha / (beta s_min),
     # up to the rounding of the n - 1 terms of the sum, (n - 1)^2 eps.
@@ -244,16 +253,21 @@ for alpha_in, beta_in, gamma_range, _ in trace:
     shortfall_bound = (n - 1) * alpha_in / (beta_in * float(s_range.min()))
     print(f"(n - 1) - gamma over the range: {shortfall:.3g} (bound {shortfall_bound:.3g})")
     rounding = (n - 1) ** 2 * eps
-    assert -rounding <= shortfall <= shortfall_bound + rounding
+    print(check("(n − 1) − γ over the range directions", shortfall,
+                at_most=shortfall_bound + rounding, dtype="float64",
+                origin="(n − 1)/(τβ s_min) + (n − 1)² ε"))  # fmt: skip
+    print(check("(n − 1) − γ over the range directions", shortfall, at_least=-rounding,
+                dtype="float64", origin="−(n − 1)² ε"))  # fmt: skip
 positive_null = int((s_null > 0).sum())
 last_gamma_null = trace[-1][3]
 print(
     f"last step: gamma = {trace[-1][2] + last_gamma_null:.4g}, of which {last_gamma_null:.4g} "
     f"from the {positive_null} positive null-space eigenvalues"
 )
-assert trace[-1][2] + last_gamma_null > n
-assert last_gamma_null > 0.9 * positive_null  # "each adds about 1" (the prose's claim)
-Markdown("\n".join(rows))
+print(check("last step: γ", trace[-1][2] + last_gamma_null, above=n, origin="jumps past n"))
+print(check("last step: γ from the null directions / their positive eigenvalues",
+            last_gamma_null / positive_null, above=0.9, origin="each adds about 1"))  # fmt: skip
+pd.DataFrame(rows).style.hide(axis="index")
 
 # %% [markdown]
 # A Gamma hyperprior on $\beta$ (scikit-learn's `alpha_1`, `alpha_2`, here all four set
@@ -275,13 +289,10 @@ cv = RidgeCV(
     cv=KFold(5, shuffle=True, random_state=0),
 )
 cv.fit(x.numpy(), y[:, 0].numpy())
-rows = [
-    "| method | λ | noise std 1/√β | γ | n − γ | E_D | 2h | validation MSE |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-]
 lam_cv = decay_from_ridge_alpha(float(cv.alpha_), n, 1)
 valid_cv = errors(*ridge_closed_form(x, y, lam_cv))[1]
-rows.append(f"| 5-fold CV (RidgeCV) | {lam_cv:.3g} | | | | | | {valid_cv:.5f} |")
+rows = [{"method": "5-fold CV (RidgeCV)", "λ": f"{lam_cv:.3g}", "noise std 1/√β": "", "γ": "",
+         "n − γ": "", "E_D": "", "2h": "", "validation MSE": f"{valid_cv:.5f}"}]  # fmt: skip
 chosen, noise_std, residual_dofs, prior_share = {}, [], [], []
 for h in (1e-6, 1e-3, 1e-1, 1.0):
     fit = maximize_evidence(
@@ -294,10 +305,10 @@ for h in (1e-6, 1e-3, 1e-1, 1.0):
     noise_std.append(1 / math.sqrt(fit.noise_precision))
     residual_dofs.append(n - fit.gamma)
     prior_share.append(2 * h / sse)
-    rows.append(
-        f"| evidence, hyperpriors h = {h:g} | {lam_ev:.3g} | {noise_std[-1]:.3g} | {fit.gamma:.2f} "
-        f"| {n - fit.gamma:.2f} | {sse:.2g} | {2 * h:g} | {valid_ev:.5f} |"
-    )
+    rows.append({"method": f"evidence, hyperpriors h = {h:g}", "λ": f"{lam_ev:.3g}",
+                 "noise std 1/√β": f"{noise_std[-1]:.3g}", "γ": f"{fit.gamma:.2f}",
+                 "n − γ": f"{n - fit.gamma:.2f}", "E_D": f"{sse:.2g}", "2h": f"{2 * h:g}",
+                 "validation MSE": f"{valid_ev:.5f}"})  # fmt: skip
 # The noise actually drawn: the data minus the generator's mean 0.05 + 0.01 sum_j x_j.
 drawn = torch.cat(
     [
@@ -306,19 +317,25 @@ drawn = torch.cat(
     ]
 )
 drawn_train, drawn_all = float(drawn[:n].std()), float(drawn.std())
-assert valid_cv < 1.02 * best_valid and all(v < 1.02 * best_valid for v in chosen.values())
-assert all(a < b for a, b in itertools.pairwise(noise_std))
-assert all(v < 2 for v in residual_dofs)  # "n - gamma below 2" (the prose's claim)
-assert all(r > 1 for r in prior_share)  # 2h outweighs E_D in every row
-assert noise_std[-1] / noise_std[0] > 100  # "more than a factor of 100" (the prose's claim)
-assert noise_std[0] < min(drawn_train, drawn_all) and noise_std[-1] > max(drawn_train, drawn_all)
-Markdown(
-    "\n".join(rows)
-    + f"\n\nBest validation MSE on the λ grid: {best_valid:.5f}. Noise in the data: "
-    + f"standard deviation {drawn_train:.4f} on the 20 training rows, {drawn_all:.4f} on all "
-    + f"{len(drawn)} rows (the generator's is 0.01). Smallest ratio 2h / E_D: "
-    + f"{min(prior_share):.3g}."
-)
+print(check("5-fold CV's validation MSE / the best on the grid", valid_cv / best_valid,
+            below=1.02, origin="within 2%"))  # fmt: skip
+print(check("evidence's validation MSE / the best on the grid, worst h",
+            max(chosen.values()) / best_valid, below=1.02, origin="within 2%"))  # fmt: skip
+print(check("times the noise std estimate does not grow with h", sum(
+    a >= b for a, b in itertools.pairwise(noise_std)), equals=0, origin="exact count"))  # fmt: skip
+print(check("n − γ, largest over h", max(residual_dofs), below=2, origin="below 2"))
+print(check("2h / E_D, smallest over h", min(prior_share), above=1,
+            origin="2h outweighs E_D in every row"))  # fmt: skip
+print(check("noise std estimate, largest h / smallest h", noise_std[-1] / noise_std[0], above=100,
+            origin="more than a factor of 100"))  # fmt: skip
+print(check("noise std estimate at the smallest h / the data's", noise_std[0] / min(drawn_train, drawn_all),
+            below=1, origin="below the noise in the data"))  # fmt: skip
+print(check("noise std estimate at the largest h / the data's", noise_std[-1] / max(drawn_train, drawn_all),
+            above=1, origin="far above the noise in the data"))  # fmt: skip
+print(f"Best validation MSE on the λ grid: {best_valid:.5f}. Noise in the data: standard deviation "
+      f"{drawn_train:.4f} on the 20 training rows, {drawn_all:.4f} on all {len(drawn)} rows (the "
+      f"generator's is 0.01).")  # fmt: skip
+pd.DataFrame(rows).style.hide(axis="index")
 
 # %% [markdown]
 # Both choices land within 2% of the best validation error on the grid (asserted), but
@@ -379,8 +396,9 @@ print(
     f"(standard error {best2_se:.4f}); ends of the grid {ends[0]:.2f} and {ends[1]:.2f} times the best"
 )
 print(f"rank of X_c: {rank2} (n = {wide_n}, d = {wide_d})")
-assert min(ends) >= 2  # "a clear minimum": both ends at least twice the best
-assert rank2 == wide_d
+print(check("validation MSE at the ends of the grid / the best, smaller end", min(ends),
+            at_least=2, origin="a clear minimum: at least twice the best"))  # fmt: skip
+print(check("rank of X_c", rank2, equals=wide_d, origin="full rank d"))
 
 cv2 = RidgeCV(
     alphas=[ridge_alpha(float(v), wide_n, 1) for v in grid2],
@@ -393,10 +411,7 @@ noise2 = 1 / math.sqrt(fit2.noise_precision)
 # Relative standard error of a noise std estimated from n - gamma residual degrees of freedom.
 noise2_se = 1 / math.sqrt(2 * (wide_n - fit2.gamma))
 excess = {}
-rows = [
-    "| method | λ | λ / best λ on the grid | validation MSE | excess over the best | noise std 1/√β |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
-]
+rows = []
 for name, lam_chosen, noise_text in (
     ("best on the validation set (grid)", float(grid2[best2]), ""),
     ("5-fold CV (RidgeCV)", lam2_cv, ""),
@@ -404,19 +419,21 @@ for name, lam_chosen, noise_text in (
 ):
     mse = float(squared_errors(lam_chosen).mean())
     excess[name] = mse / best2_valid - 1
-    rows.append(
-        f"| {name} | {lam_chosen:.3g} | {lam_chosen / float(grid2[best2]):.2f} | {mse:.4f} "
-        f"| {excess[name]:+.2%} | {noise_text} |"
-    )
+    rows.append({"method": name, "λ": f"{lam_chosen:.3g}",
+                 "λ / best λ on the grid": f"{lam_chosen / float(grid2[best2]):.2f}",
+                 "validation MSE": f"{mse:.4f}", "excess over the best": f"{excess[name]:+.2%}",
+                 "noise std 1/√β": noise_text})  # fmt: skip
 print(
     f"evidence: gamma = {fit2.gamma:.1f}, n - gamma = {wide_n - fit2.gamma:.1f}, "
     f"noise std {noise2:.3f} against the true {wide_noise} (relative standard error {noise2_se:.3f})"
 )
 # Each choice within two standard errors of the best validation MSE (the run's own error).
-assert excess["5-fold CV (RidgeCV)"] <= 2 * best2_se / best2_valid
-assert excess["evidence, no hyperprior"] <= 2 * best2_se / best2_valid
+for name in ("5-fold CV (RidgeCV)", "evidence, no hyperprior"):
+    print(check(f"{name}: validation MSE over the best, relative", excess[name],
+                at_most=2 * best2_se / best2_valid, origin="two standard errors of the best"))  # fmt: skip
 # The noise estimate within two of its relative standard errors of the truth.
-assert abs(noise2 / wide_noise - 1) <= 2 * noise2_se
+print(check("evidence: |noise std estimate / true − 1|", abs(noise2 / wide_noise - 1),
+            at_most=2 * noise2_se, origin="two standard errors, 1/√(2(n − γ))"))  # fmt: skip
 fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
 ax.loglog(grid2, valid2, "o-", ms=3, label="validation MSE")
 ax.axvline(lam2_cv, color="tab:orange", ls="--", label="5-fold CV")
@@ -427,10 +444,8 @@ ax.set_ylabel("validation MSE")
 ax.legend()
 fig.tight_layout()
 plt.show()
-Markdown(
-    "\n".join(rows)
-    + f"\n\nValidation standard error of the best MSE: {best2_se / best2_valid:.2%} of it."
-)
+print(f"Validation standard error of the best MSE: {best2_se / best2_valid:.2%} of it.")
+pd.DataFrame(rows).style.hide(axis="index")
 
 # %% [markdown]
 # Here the two methods can be told apart from a bad choice, and both do well: each

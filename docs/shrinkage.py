@@ -46,14 +46,16 @@ from collections.abc import Callable
 from functools import partial
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 from IPython.display import Markdown
 from scipy.optimize import brentq
 
-from weightdecay.closed_form import early_stopping_filter, matching_lambda, shrinkage
+from weightdecay import make_regression_split, relative_error
+from weightdecay.claims import check
+from weightdecay.closed_form import early_stopping_filter, gd_iterate, matching_lambda, shrinkage
 from weightdecay.data import scaled_regression
-from weightdecay.derivations import early_stopping_checks
-from weightdecay.report import assert_checks, checks_table
+from weightdecay.optim import SGD
 
 # Inputs whose column scales span three orders of magnitude: eigenvalues spread out.
 x, y_1d, scales = scaled_regression(seed=0, n_samples=100, n_features=8)
@@ -63,9 +65,14 @@ s = shrinkage(x, 0.0).eigenvalues
 scale_span = math.log10(float(scales.max() / scales.min()))
 eigen_span = math.log10(float(s.max() / s.min()))
 rank = int(torch.linalg.matrix_rank(x - x.mean(dim=0)))
-assert round(scale_span) == 3  # "three orders of magnitude"
-assert round(eigen_span) == 6 and eigen_span < 6  # "almost six"
-assert rank == d and shrinkage(x, 0.0).effective_parameters == d
+print(check("decades spanned by the column scales, rounded", round(scale_span), equals=3,
+            origin="three orders of magnitude"))  # fmt: skip
+print(check("decades spanned by the eigenvalues", eigen_span, below=6, origin="almost six"))
+print(check("decades spanned by the eigenvalues, rounded", round(eigen_span), equals=6,
+            origin="almost six"))  # fmt: skip
+print(check("rank of X_c", rank, equals=d, origin="full column rank"))
+print(check("γ at λ = 0", shrinkage(x, 0.0).effective_parameters, equals=d,
+            dtype=torch.float64, origin="exact: every factor is 1"))  # fmt: skip
 Markdown(
     f"The column scales span {scale_span:.2f} orders of magnitude and the eigenvalues of "
     f"$X_c^\\top X_c$ almost six: {eigen_span:.2f}, from {float(s.min()):.3g} to "
@@ -77,23 +84,29 @@ Markdown(
 # ## Shrinkage factors and the effective number of parameters
 
 # %%
-rows = ["| λ | α | γ (effective parameters) |", "| ---: | ---: | ---: |"]
+rows = []
 gammas = []
 fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
 for lam in (1e-3, 1e-1, 10.0):
     result = shrinkage(x, lam)
     gammas.append(result.effective_parameters)
     # Larger s_i, larger factor: the firmly pinned directions are kept the most.
-    assert all(a > b for a, b in itertools.pairwise(result.factors))
-    rows.append(f"| {lam:g} | {result.alpha:.3g} | {result.effective_parameters:.3f} |")
+    print(check(f"λ = {lam:g}: factors not above the next smaller eigenvalue's", sum(
+        a <= b for a, b in itertools.pairwise(result.factors)), equals=0,
+        origin="exact count"))  # fmt: skip
+    rows.append({"λ": lam, "α": result.alpha, "γ (effective parameters)": gammas[-1]})
     ax.semilogx(result.eigenvalues, result.factors, "o-", label=f"ridge, λ = {lam:g}")
 ax.set_xlabel("eigenvalue s_i of X_cᵀX_c")
 ax.set_ylabel("factor applied to direction i")
 ax.legend()
 fig.tight_layout()
 plt.show()
-assert all(a > b for a, b in itertools.pairwise(gammas)) and gammas[0] < x.shape[1]
-Markdown("\n".join(rows))
+print(check("times γ does not fall as λ grows", sum(
+    a <= b for a, b in itertools.pairwise(gammas)), equals=0, origin="exact count"))  # fmt: skip
+print(check("γ at the smallest λ", gammas[0], below=d, origin="d = 8"))
+pd.DataFrame(rows).style.format(
+    {"λ": "{:g}", "α": "{:.3g}", "γ (effective parameters)": "{:.3f}"}
+).hide(axis="index")
 
 # %% [markdown]
 # $\gamma$ falls as $\lambda$ grows and stays below $d = 8$ (asserted), and at each
@@ -104,25 +117,65 @@ Markdown("\n".join(rows))
 # %% [markdown]
 # ## Early stopping: the same directions, another filter
 #
-# First the closed form $W_t$ against gradient descent actually run (this package's SGD,
-# no decay, on the centred data), then the filter $1 - (1 - \eta' s_i)^t$ for several
+# First the closed form $W_t$ (`gd_iterate`) against gradient descent actually run (this
+# package's SGD, no decay, on the centred data), here and on the first source's data at
+# $\eta = 0.5$. Each of the $t$ steps rounds an $n$-row sum and a $d$-term product, and
+# these roundings add like a random walk, $\sqrt{t(n + d)}\,\varepsilon$; the closed
+# form computes $f_i/s_i$, and a rounding of $s_i$ moves that gain by about $t\eta'$
+# relative per unit, never more than $\kappa(X_c^\top X_c)$: the bound is
+# $\big(\sqrt{t(n + d)} + d\min(t\eta' s_{\max}, \kappa)\big)\,\varepsilon$ (the
+# `early_stopping` entry of `weightdecay.tolerances`). Then the filter $1 - (1 - \eta' s_i)^t$ for several
 # $t$ next to the ridge filter of the $\lambda$ that matches each best
 # (`matching_lambda`, least squares over the directions).
 
+
 # %%
+def closed_form_vs_sgd(x, y, lr, checkpoints=(10, 200)):
+    """gd_iterate against SGD on the centred data: relative difference and bound per t."""
+    xc, yc = x - x.mean(dim=0), y - y.mean(dim=0)
+    (rows, cols), unit = x.shape, torch.finfo(x.dtype).eps
+    s_c = torch.linalg.eigvalsh(xc.T @ xc)
+    kappa, s_max = (s_c[-1] / s_c[0]).item(), s_c[-1].item()
+    step = 2 * lr / y.numel()  # eta' = 2 eta / (n k): the loss is a mean over n k entries
+    w = torch.zeros(cols, y.shape[1], dtype=x.dtype, requires_grad=True)
+    optimizer = SGD([w], lr=lr)
+    out = []
+    for t in range(1, max(checkpoints) + 1):
+        optimizer.zero_grad()
+        (xc @ w - yc).pow(2).mean().backward()
+        optimizer.step()
+        if t in checkpoints:
+            error = relative_error(gd_iterate(x, y, lr=lr, steps=t), w.detach())
+            bound = (math.sqrt(t * (rows + cols)) + cols * min(t * step * s_max, kappa)) * unit
+            out.append({"η": lr, "steps t": t, "relative difference": error, "bound": bound})
+    return out
+
+
 lr = 1e-3  # below N / s_max for this design, so gradient descent converges
-checks = early_stopping_checks(x, y, lr=lr)
-assert_checks(checks)
-Markdown(checks_table(checks))
+source = make_regression_split(seed=0)
+parity = [{"data": "this page's", **row} for row in closed_form_vs_sgd(x, y, lr=lr)]
+parity += [{"data": "first source's", **row}
+           for row in closed_form_vs_sgd(source.x_train, source.y_train, lr=0.5)]  # fmt: skip
+for row in parity:
+    print(check(f"{row['data']} data, η = {row['η']:g}: closed form vs {row['steps t']} SGD "
+                "steps (relative)", row["relative difference"], below=row["bound"],
+                dtype=torch.float64, origin="early_stopping"))  # fmt: skip
+pd.DataFrame(parity).style.format({"η": "{:g}", "relative difference": "{:.2e}",
+                                   "bound": "{:.2e}"}).hide(axis="index")  # fmt: skip
 
 # %%
 limit = n / float(s.max())  # N / s_max, with N = nk = n here
 eta_prime = 2 * lr / n
 contraction = (1 - eta_prime * s).abs()  # |1 - eta' s_i|, s descending
 first_steps = [float(early_stopping_filter(s, lr, t, n)[0]) for t in (1, 2, 3)]
-assert lr < limit  # |1 - eta' s_i| < 1 for every i: gradient descent converges
-assert eta_prime * float(s.max()) > 1 and first_steps[0] > 1 > first_steps[1]  # overshoot
-assert all(a < b for a, b in itertools.pairwise(contraction))  # larger s_i, faster
+print(check("η / (N / s_max)", lr / limit, below=1, origin="converges: |1 − η' s_i| < 1"))
+print(check("η' s_max", eta_prime * float(s.max()), above=1, origin="overshoots"))
+print(check("top direction's factor after one step", first_steps[0], above=1,
+            origin="overshoots"))  # fmt: skip
+print(check("top direction's factor after two steps", first_steps[1], below=1,
+            origin="swings back"))  # fmt: skip
+print(check("contractions not below the next smaller eigenvalue's", sum(
+    a >= b for a, b in itertools.pairwise(contraction)), equals=0, origin="exact count"))  # fmt: skip
 Markdown(
     f"Here $N/s_{{\\max}} = {limit:.3g}$, so $\\eta = {lr:g}$ converges, but "
     f"$\\eta' s_{{\\max}} = {eta_prime * float(s.max()):.3f} > 1$: the top direction "
@@ -157,12 +210,7 @@ def rise(factor: Callable[[float], float], lo: float, hi: float) -> tuple[float,
 
 
 fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
-rows = [
-    "| steps t | matching λ | γ of that ridge | sum of the early-stopping factors "
-    "| difference | bound √d‖f − g‖ | rise of ridge's filter (decades of s) "
-    "| rise of early stopping's |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-]
+rows = []
 lams, gaps, spans = [], [], []
 step_counts = (100, 1000, 10000)
 for t, colour in zip(step_counts, ("tab:blue", "tab:orange", "tab:green"), strict=True):
@@ -175,12 +223,17 @@ for t, colour in zip(step_counts, ("tab:blue", "tab:orange", "tab:green"), stric
     # Cauchy-Schwarz: |sum_i (f_i - g_i)| <= sqrt(d) ||f - g||_2, the norm being the
     # residual that matching_lambda minimizes.
     bound = math.sqrt(d) * float((ridge.factors - stop).norm())
-    assert abs(gap) <= bound
+    print(check(f"t = {t}: |γ of ridge − sum of early stopping's factors|", abs(gap),
+                at_most=bound, origin="Cauchy–Schwarz: √d‖f − g‖"))  # fmt: skip
     # The claim as first stated; the Cauchy-Schwarz bound above is the derived, tighter one.
-    assert abs(ridge.effective_parameters - float(stop.sum())) < 0.5
+    print(check(f"t = {t}: |γ of ridge − sum of early stopping's factors|", abs(gap), below=0.5,
+                origin="nearly the same number of effective parameters"))  # fmt: skip
     # Both filters keep the large directions and suppress the small ones.
-    assert all(a > b for a, b in itertools.pairwise(ridge.factors))
-    assert all(a >= b for a, b in itertools.pairwise(stop))
+    print(check(f"t = {t}: ridge factors not above the next smaller eigenvalue's", sum(
+        a <= b for a, b in itertools.pairwise(ridge.factors)), equals=0,
+        origin="exact count"))  # fmt: skip
+    print(check(f"t = {t}: early-stopping factors below the next smaller eigenvalue's", sum(
+        a < b for a, b in itertools.pairwise(stop)), equals=0, origin="exact count"))  # fmt: skip
     # Steepness: the width, in decades of s, over which each filter rises from 0.1 to
     # 0.9; early stopping's is searched up to s = 1 / eta', below which it increases.
     centre = math.log10(ridge.alpha)
@@ -188,26 +241,34 @@ for t, colour in zip(step_counts, ("tab:blue", "tab:orange", "tab:green"), stric
     e_lo, e_hi = rise(
         partial(stopping_factor, steps=t), math.log10(float(s.min())) - 3, -math.log10(eta_prime)
     )
-    assert e_hi - e_lo < r_hi - r_lo
-    # Ridge's rise is log10 81 (f = 0.1 at s = alpha / 9, 0.9 at 9 alpha) for any alpha;
-    # bound: brentq's xtol, 1e-12 at each end.
-    assert abs((r_hi - r_lo) - math.log10(81)) < 2e-12
+    print(check(f"t = {t}: early stopping's rise / ridge's", (e_hi - e_lo) / (r_hi - r_lo),
+                below=1, origin="steeper"))  # fmt: skip
+    # Ridge's rise is log10 81 (f = 0.1 at s = alpha / 9, 0.9 at 9 alpha) for any alpha.
+    print(check(f"t = {t}: |ridge's rise − log10 81|", abs((r_hi - r_lo) - math.log10(81)),
+                below=2e-12, origin="brentq's xtol, 1e-12 at each end"))  # fmt: skip
     # The rise sits around s = 1 / (eta' t).
-    assert e_lo < -math.log10(eta_prime * t) < e_hi
+    centre_stop = -math.log10(eta_prime * t)
+    print(check(f"t = {t}: log10 s where the rise starts, minus log10 1/(η't)",
+                e_lo - centre_stop, below=0, origin="the rise contains 1/(η't)"))  # fmt: skip
+    print(check(f"t = {t}: log10 s where the rise ends, minus log10 1/(η't)",
+                e_hi - centre_stop, above=0, origin="the rise contains 1/(η't)"))  # fmt: skip
     lams.append(lam)
     gaps.append((gap, bound))
     spans.append((10**e_lo * eta_prime * t, 10**e_hi * eta_prime * t))
-    rows.append(
-        f"| {t} | {lam:.4g} | {ridge.effective_parameters:.3f} | {float(stop.sum()):.3f} "
-        f"| {gap:.3f} | {bound:.3f} | {r_hi - r_lo:.3f} | {e_hi - e_lo:.3f} |"
-    )
-assert all(a > b for a, b in itertools.pairwise(lams))  # more steps, smaller lambda
+    rows.append({"steps t": t, "matching λ": lam, "γ of that ridge": ridge.effective_parameters,
+                 "sum of the early-stopping factors": float(stop.sum()), "difference": gap,
+                 "bound √d‖f − g‖": bound, "rise of ridge's filter (decades of s)": r_hi - r_lo,
+                 "rise of early stopping's": e_hi - e_lo})  # fmt: skip
+print(check("times the matching λ does not fall as t grows", sum(
+    a <= b for a, b in itertools.pairwise(lams)), equals=0, origin="exact count"))  # fmt: skip
 ax.set_xlabel("eigenvalue s_i")
 ax.set_ylabel("factor applied to direction i")
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
-Markdown("\n".join(rows))
+pd.DataFrame(rows).style.format("{:.3f}").format({"steps t": "{:d}", "matching λ": "{:.4g}"}).hide(
+    axis="index"
+)
 
 # %%
 Markdown(

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks.stats import TIMING_PREFIX
 from hooks.execute import SCRIPT, notebook_pages
-from weightdecay.report import TIMING_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

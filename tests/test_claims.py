@@ -10,7 +10,6 @@ import torch
 
 from hooks import site
 from weightdecay.claims import CLAIMS_FILE, PAGE, Claim, check
-from weightdecay.report import ParityCheck, assert_checks
 from weightdecay.tolerances import TOLERANCES
 
 
@@ -56,11 +55,11 @@ def test_claims_are_recorded_with_their_page(
     monkeypatch.setenv(CLAIMS_FILE, str(target))
     monkeypatch.setenv(PAGE, "demo.py")
     check("first", 1e-16, below=1e-12, origin="rounding")
-    assert_checks([ParityCheck("parity", "relative error", "float64", 0.0, 0.0, exact=True)])
+    check("parity: relative error", 0.0, equals=0.0, dtype=torch.float64, origin="exact")
     records = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     assert [Claim(**r) for r in records] == [
         Claim("first", 1e-16, "<", 1e-12, "", "rounding", "demo.py"),
-        Claim("parity: relative error", 0.0, "=", 0.0, "float64", "", "demo.py"),
+        Claim("parity: relative error", 0.0, "=", 0.0, "float64", "exact", "demo.py"),
     ]
 
 

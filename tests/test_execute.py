@@ -70,7 +70,7 @@ def test_timed_cells_are_marked_by_their_tag() -> None:
     )
     assert first_timed_cell(tagged) == 2
     helpers = jupytext.reads(
-        _title("U") + "from weightdecay.report import format_seconds\nformat_seconds(1.0)\n",
+        _title("U") + "from benchmarks.stats import format_seconds\nformat_seconds(1.0)\n",
         fmt="py:percent",
     )
     assert first_timed_cell(helpers) is None

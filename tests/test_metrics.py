@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from weightdecay import mape, max_abs_diff, relative_error
+from weightdecay.metrics import scalar_relative_error
 
 # Zero or a magnitude in [1e-100, 1e3]: squares neither overflow nor underflow.
 VALUES = st.one_of(
@@ -110,3 +111,10 @@ def test_norm_errors_bad_input(function: object) -> None:
         function(torch.ones(2), torch.ones(2, dtype=torch.float64))  # type: ignore[operator]
     with pytest.raises(ValueError, match="at least one tensor"):
         function([], [])  # type: ignore[operator]
+
+
+def test_scalar_relative_error_takes_the_second_as_reference() -> None:
+    assert scalar_relative_error(torch.tensor(3.0, dtype=torch.float64), 2.0) == 0.5
+    assert scalar_relative_error(-1.0, -4.0) == 0.75
+    with pytest.raises(ValueError, match="nonzero"):
+        scalar_relative_error(1.0, 0.0)

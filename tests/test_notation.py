@@ -85,7 +85,7 @@ PAGE_SYMBOLS: dict[str, str] = {
     "l2-vs-decay.py": r"A I L X \epsilon \eta \lambda \mu \theta \varepsilon d n",
     "normalization-layers.py": r"L W \epsilon \eta \lambda \varepsilon m",
     "overfitting.py": r"I X \alpha \beta \gamma \lambda \tau \varepsilon d n s",
-    "shrinkage.py": r"I W X Y \alpha \eta \gamma \lambda d s v",
+    "shrinkage.py": r"I W X Y \alpha \eta \gamma \lambda \varepsilon d n s v",
 }
 
 # Second meanings that reserved symbols once had on the pages, refused outright.

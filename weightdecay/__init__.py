@@ -11,8 +11,8 @@ The package is split by mathematical idea:
 * `weightdecay.cross_entropy`, `weightdecay.logistic`, `weightdecay.categorical`,
   `weightdecay.calibration`: the same for classifiers, and their calibration;
 * `weightdecay.metrics`: parity measures;
-* `weightdecay.data`, `weightdecay.models`, `weightdecay.experiments`: the two
-  source documents' data, models and experiments.
+* `weightdecay.data`, `weightdecay.models`: the two source documents' data and
+  models.
 """
 
 from weightdecay.calibration import expected_calibration_error
@@ -23,13 +23,6 @@ from weightdecay.data import (
     featurize,
     make_clusters,
     make_regression_split,
-)
-from weightdecay.experiments import (
-    FORM_LABELS,
-    FORMS,
-    BayesExperiment,
-    TrainingRun,
-    run_bayes_experiment,
 )
 from weightdecay.likelihood import MSE_NOISE_VARIANCE, gaussian_nll
 from weightdecay.logistic import decay_from_logistic_c, fit_logistic, logistic_c
@@ -55,10 +48,7 @@ from weightdecay.ridge import decay_from_ridge_alpha, ridge_alpha
 __version__ = "0.1.0"
 
 __all__ = [
-    "FORMS",
-    "FORM_LABELS",
     "MSE_NOISE_VARIANCE",
-    "BayesExperiment",
     "ClusterData",
     "Net",
     "RegressionSplit",
@@ -66,7 +56,6 @@ __all__ = [
     "ScratchLogisticRegression",
     "TorchLinearRegression",
     "TorchLogisticRegression",
-    "TrainingRun",
     "cluster_inputs",
     "decay_from_logistic_c",
     "decay_from_ridge_alpha",
@@ -90,7 +79,6 @@ __all__ = [
     "prior_variance",
     "relative_error",
     "ridge_alpha",
-    "run_bayes_experiment",
     "scaled_negative_log_prior",
     "squared_norm",
 ]

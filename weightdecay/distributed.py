@@ -48,7 +48,6 @@ from weightdecay.optim.adam import AdamW
 from weightdecay.optim.groups import decay_groups
 from weightdecay.optim.sgd import SGD
 from weightdecay.penalty import l2_penalty
-from weightdecay.report import ParityCheck
 from weightdecay.seeding import derive_seed, torch_generator
 from weightdecay.tolerances import TOLERANCES
 
@@ -62,7 +61,6 @@ __all__ = [
     "Setup",
     "free_port",
     "owner_counts",
-    "parallel_checks",
     "rank_rows",
     "run_data_parallel",
 ]
@@ -682,47 +680,3 @@ def run_data_parallel(
             )
         )
     return results
-
-
-def parallel_checks(results: Sequence[ParallelResult]) -> list[ParityCheck]:
-    r"""The parity claims of a `run_data_parallel` call, as checks for a table.
-
-    Parameters
-    ----------
-    results : sequence of ParallelResult
-
-    Returns
-    -------
-    list of ParityCheck
-        Per correct setup, its difference from one process; per faulty setup, its
-        difference from one process with the decay multiplied by $m$; last, the
-        largest difference between ranks' parameters over all setups (exactly 0).
-
-    Examples
-    --------
-    >>> from weightdecay.distributed import SETUPS, ParallelResult, parallel_checks
-    >>> result = ParallelResult(SETUPS["ddp-sgd"], 2, 3e-16, 3e-16, 0.0, 1e-12, ("w",),
-    ...                         (("w",), ("w",)), (("w",), ("w",)), (1, 1))
-    >>> [(c.quantity, c.holds) for c in parallel_checks([result])]
-    [('DDP + weightdecay.optim.SGD(weight_decay) vs one process', True),
-     ('all setups: largest absolute difference between ranks', True)]
-    """
-    name, f64 = "data parallel", "float64"
-    checks = []
-    for r in results:
-        if r.decay_multiplier == 1:
-            checks.append(
-                ParityCheck(name, f"{r.setup.label} vs one process", f64,
-                            r.relative_difference, r.tolerance, origin="data_parallel")
-            )  # fmt: skip
-        else:
-            checks.append(
-                ParityCheck(name, f"{r.setup.label} vs one process with {r.decay_multiplier}λ",
-                            f64, r.explained_difference, r.tolerance, origin="data_parallel")
-            )  # fmt: skip
-    checks.append(
-        ParityCheck(name, "all setups: largest absolute difference between ranks", f64,
-                    max(r.replica_difference for r in results), 0.0, exact=True,
-                    origin="exact")
-    )  # fmt: skip
-    return checks

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from weightdecay._checks import as_tensor_list, check_same_layout
 
-__all__ = ["flatten", "mape", "max_abs_diff", "mse", "relative_error"]
+__all__ = ["flatten", "mape", "max_abs_diff", "mse", "relative_error", "scalar_relative_error"]
 
 
 def flatten(tensors: Tensor | Iterable[Tensor]) -> Tensor:
@@ -154,6 +154,37 @@ def relative_error(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -
         raise ValueError("b must have a nonzero norm for a relative error; got all zeros")
     # $$\frac{\lVert a - b\rVert_2}{\lVert b\rVert_2}$$
     return float(torch.linalg.vector_norm(x - y) / scale)
+
+
+def scalar_relative_error(a: Tensor | float, b: Tensor | float) -> float:
+    """Relative difference $|a - b| / |b|$ of two numbers, `b` the reference.
+
+    Parameters
+    ----------
+    a, b : Tensor or float
+        Two scalars (0-d tensors are converted with ``float``); `b` nonzero.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If `b` is zero.
+
+    Examples
+    --------
+    >>> from weightdecay.metrics import scalar_relative_error
+    >>> scalar_relative_error(1.5, 2.0)
+    0.25
+    >>> scalar_relative_error(torch.tensor(3.0), torch.tensor(4.0))
+    0.25
+    """
+    x, y = float(a), float(b)
+    if y == 0:
+        raise ValueError("b must be nonzero for a relative error, got 0.0")
+    return abs(x - y) / abs(y)
 
 
 def max_abs_diff(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -> float:
