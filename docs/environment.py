@@ -19,11 +19,8 @@
 # figures (the times aside).
 
 # %%
-from IPython.display import Markdown
+import pandas as pd
 
 from weightdecay.environment import describe
 
-info = describe()
-Markdown(
-    "\n".join(["| | |", "| --- | --- |", *(f"| {key} | {value} |" for key, value in info.items())])
-)
+pd.Series(describe(), name="value").to_frame()

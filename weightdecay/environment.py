@@ -12,7 +12,7 @@ import torch
 
 __all__ = ["PACKAGES", "describe"]
 
-PACKAGES = ("torch", "numpy", "scikit-learn", "scipy", "matplotlib", "weightdecay")
+PACKAGES = ("torch", "numpy", "scikit-learn", "scipy", "matplotlib", "pandas", "weightdecay")
 """The distributions whose versions `describe` reports."""
 
 
