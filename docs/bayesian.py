@@ -99,7 +99,7 @@
 # $\frac{1}{2\sigma^2}\big[\text{MSE} + \frac{2\sigma^2}{N\tau}\cdot\frac{1}{2}\lVert\theta\rVert^2\big]$
 # plus a constant, and the positive factor $1/(2\sigma^2)$ does not move the minimizer:
 # the MAP problem is weight decay with $\lambda = 2\sigma^2/(N\tau)$
-# (`weightdecay.likelihood.map_decay`), measured [below](#other-noise-variances).
+# (`weightdecay.prior.map_decay`), measured [below](#other-noise-variances).
 #
 # **What $N$ is.** The count that step 3 divides by, which must be the count the loss
 # averages over. For the post's network, one output per example, $N = n = 60$. For the
@@ -107,7 +107,7 @@
 # with independent noise on each entry the likelihood has 300 factors, so $N = 300$,
 # not 100.
 #
-# The package states each piece as a function (`weightdecay.likelihood.gaussian_nll`,
+# The package states each piece as a function (`weightdecay.prior.gaussian_nll`,
 # `scaled_negative_log_prior`, `l2_penalty`, `prior_variance`); the next cell measures
 # steps 4 to 6 at a seeded parameter vector of the network below: each identity
 # computed both ways, autograd's gradients against $\lambda\theta$, and the relative
@@ -133,10 +133,9 @@ from weightdecay import (
     relative_error,
     scaled_negative_log_prior,
 )
-from weightdecay.claims import check
-from weightdecay.likelihood import map_decay
-from weightdecay.seeding import derive_seed
-from weightdecay.tolerances import TOLERANCES
+from weightdecay.claims import TOLERANCES, check
+from weightdecay.data import derive_seed
+from weightdecay.prior import map_decay
 
 f64 = torch.float64
 data = make_clusters(seed=0, dtype=f64)

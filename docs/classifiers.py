@@ -50,7 +50,7 @@
 # \frac{\partial J}{\partial b} = \Delta^\top\mathbf{1}.$$
 #
 # This is the gradient of the squared-error page with $P - T$ in place of
-# $\hat Y - Y$ (and no factor 2). `weightdecay.cross_entropy.gradient` computes it;
+# $\hat Y - Y$ (and no factor 2). `weightdecay.classifiers.gradient` computes it;
 # `ScratchLogisticRegression.step` steps on it.
 #
 # **The Hessian.** Differentiating $p_{ik} - t_{ik}$ once more, $\partial p_{ik}/\partial z_{il}
@@ -92,17 +92,14 @@ from sklearn.linear_model import LogisticRegression
 from weightdecay import (
     ScratchLogisticRegression,
     TorchLogisticRegression,
-    cross_entropy,
+    classifiers,
     fit_logistic,
     logistic_c,
     relative_error,
 )
-from weightdecay.calibration import reliability
-from weightdecay.categorical import scaled_negative_log_posterior
-from weightdecay.claims import check
-from weightdecay.logistic import smallest_curvature
-from weightdecay.planar import make_task
-from weightdecay.tolerances import TOLERANCES
+from weightdecay.claims import TOLERANCES, check
+from weightdecay.classifiers import reliability, scaled_negative_log_posterior, smallest_curvature
+from weightdecay.data import make_task
 
 eps = torch.finfo(torch.float64).eps  # machine epsilon: every computation here is float64
 tasks = {
@@ -116,7 +113,7 @@ for name, task in tasks.items():
 # ## The derivations, against autograd
 #
 # At a seeded random point $(W, b)$ and $\lambda = 0.01$, on each task's training set:
-# the hand-derived gradient (`weightdecay.cross_entropy.gradient`) against autograd of
+# the hand-derived gradient (`weightdecay.classifiers.gradient`) against autograd of
 # $J$, and the hand-derived Hessian against `torch.autograd.functional.hessian`. Hand
 # and autograd sum the rows in different orders, so each bound counts one pass of
 # rounded sums over the rows (for the Hessian, of products of a few rounded factors per
@@ -134,20 +131,20 @@ def derivations_vs_autograd(task, lam, seed=0):
     generator = torch.Generator().manual_seed(seed)
     w = torch.randn(d, k, dtype=torch.float64, generator=generator).requires_grad_()
     b = torch.randn(k, dtype=torch.float64, generator=generator).requires_grad_()
-    cross_entropy.objective(x, y, w, b, lam).backward()
-    by_hand = cross_entropy.gradient(x, y, w.detach(), b.detach(), lam)
+    classifiers.objective(x, y, w, b, lam).backward()
+    by_hand = classifiers.gradient(x, y, w.detach(), b.detach(), lam)
     theta = torch.cat([w.detach(), b.detach().unsqueeze(0)])  # Θ = [W; bᵀ]
     autograd_hessian = torch.autograd.functional.hessian(
-        lambda t: cross_entropy.objective(x, y, t[:d], t[d], lam), theta
+        lambda t: classifiers.objective(x, y, t[:d], t[d], lam), theta
     )
-    h = cross_entropy.hessian(x, y, w.detach(), b.detach(), lam)
+    h = classifiers.hessian(x, y, w.detach(), b.detach(), lam)
     # The posterior with τ = 1/(mλ): -(1/m) log p(W, b | X, y) = J + (dk/2m) log(2πτ).
     tau = 1 / (m * lam)
     w_post, b_post = w.detach().requires_grad_(), b.detach().requires_grad_()
     posterior = scaled_negative_log_posterior(x, y, w_post, b_post, lam)
     posterior.backward()
     constant = w.numel() / (2 * m) * math.log(2 * math.pi * tau)
-    j_plus_constant = cross_entropy.objective(x, y, w.detach(), b.detach(), lam) + constant
+    j_plus_constant = classifiers.objective(x, y, w.detach(), b.detach(), lam) + constant
     return [
         check(f"{kind}: gradient by hand vs autograd", relative_error(by_hand, [w.grad, b.grad]),
               below=TOLERANCES["gradient_classifier"], dtype=torch.float64),
@@ -174,7 +171,7 @@ for claim in parity_claims:
 # ## Where it ends up: Newton's method, and scikit-learn's C
 #
 # $J$ has no closed-form minimizer, but with its gradient and Hessian Newton's method
-# $\Theta \leftarrow \Theta - H^{-1}\nabla J$ (`weightdecay.logistic.fit_logistic`, with
+# $\Theta \leftarrow \Theta - H^{-1}\nabla J$ (`weightdecay.classifiers.fit_logistic`, with
 # a backtracking line search) converges quadratically: once it is close, each step
 # roughly doubles the number of correct digits. The table follows it on the three-class
 # task. The optimum at each $\lambda$ is computed once and shared by the sections below.
@@ -234,7 +231,7 @@ Markdown(
 #
 # $$C = \frac{1}{m\lambda}$$
 #
-# (`weightdecay.logistic.logistic_c`). The sum in scikit-learn against the mean here is
+# (`weightdecay.penalty.logistic_c`). The sum in scikit-learn against the mean here is
 # the whole difference, so the same $\lambda$ means a different `C` for each training-set
 # size. For the multinomial case scikit-learn uses $K$ columns of weights, as here.
 #
@@ -242,7 +239,7 @@ Markdown(
 # relative differences, each row reports the largest entry of *our* gradient at
 # *scikit-learn's* solution, and a bound on how far a point with that gradient can be
 # from the optimum, $\lVert\nabla J\rVert/h_{\min}$ with $h_{\min}$ the smallest eigenvalue of the
-# Hessian there (`weightdecay.logistic.smallest_curvature`; first order, so the check
+# Hessian there (`weightdecay.classifiers.smallest_curvature`; first order, so the check
 # allows twice the bound). scikit-learn itself stops once its gradient is below `tol`;
 # at the smallest $\lambda$ compared, $10^{-4}$, the Hessian's smallest eigenvalue can
 # be of the order of $\lambda$, so its stopping rule alone allows a difference of up to
@@ -270,7 +267,7 @@ for name, task in tasks.items():
             model.fit(x.numpy(), y.numpy())
         coef = torch.from_numpy(np.ascontiguousarray(model.coef_.T))  # our layout: (d, k)
         intercept = torch.from_numpy(model.intercept_.copy())
-        gw, gb = cross_entropy.gradient(x, y, coef, intercept, lam)  # ours, at theirs
+        gw, gb = classifiers.gradient(x, y, coef, intercept, lam)  # ours, at theirs
         g = torch.cat([gw, gb.unsqueeze(0)])
         mu = smallest_curvature(x, y, fit.w, fit.b, lam)
         bound = g.norm().item() / mu  # ‖θ_sk − θ*‖ ≲ ‖∇J(θ_sk)‖ / μ
@@ -343,7 +340,7 @@ d = x.shape[1]
 pair = fit_logistic(x, y, 2, lambd, softmax=True)  # two logits, weight_decay = λ
 single = fit_logistic(x, y, 2, lambd / 2)  # one logit at λ/2
 difference = [pair.w[:, 1:] - pair.w[:, :1], pair.b[1:] - pair.b[:1]]  # w_1 - w_0, b_1 - b_0
-eigenvalues = torch.linalg.eigvalsh(cross_entropy.hessian(x, y, single.w, single.b, lambd / 2))
+eigenvalues = torch.linalg.eigvalsh(classifiers.hessian(x, y, single.w, single.b, lambd / 2))
 kappa = (eigenvalues[-1] / eigenvalues[0]).item()
 parity_claims.append(
     check("moons, K=2: two-logit softmax at λ vs logistic at λ/2",
@@ -438,7 +435,7 @@ print(f"largest difference over all steps: {largest_step_error / eps:.2f} ε")
 # the number of *rows* (the cross-entropy averages over rows; for multi-output regression
 # the MSE averaged over rows times outputs). The posterior lines of the first check
 # compute the left side with `torch.distributions.Categorical`/`Bernoulli` and
-# `torch.distributions.Normal` (`weightdecay.categorical.scaled_negative_log_posterior`)
+# `torch.distributions.Normal` (`weightdecay.classifiers.scaled_negative_log_posterior`)
 # and compare it and its gradient with $J$ plus the prior's constant.
 #
 # What $\tau$ means here: on standardized features, $\sqrt\tau$ is the prior's
@@ -558,7 +555,7 @@ pd.DataFrame(rows).style.hide(axis="index")
 # the expected calibration error (ECE) is the bins' average gap, weighted by their
 # shares ([Naeini, Cooper and Hauskrecht, 2015](references.html#naeini2015);
 # [Guo et al., 2017](references.html#guo2017)), here with 10 equal-width bins
-# (`weightdecay.calibration.reliability`). The sweep fits the optimum for 16 values of
+# (`weightdecay.classifiers.reliability`). The sweep fits the optimum for 16 values of
 # $\lambda$ from $10^{-5}$ to 1, three per decade, and evaluates each on the 4000 test
 # points.
 
@@ -576,7 +573,7 @@ for name, task in tasks.items():
         records.append({"task": name, "λ": lam,
                         "test accuracy": (predicted == task.y_test).double().mean().item(),
                         "mean confidence": confidence.mean().item(),
-                        "test NLL": cross_entropy.mean_cross_entropy(logits, task.y_test).item(),
+                        "test NLL": classifiers.mean_cross_entropy(logits, task.y_test).item(),
                         "ECE": diagrams[name, lam].ece})  # fmt: skip
 sweep = pd.DataFrame(records)
 edges = torch.stack([r.edges for r in diagrams.values()])
@@ -687,7 +684,7 @@ print(check("blobs, largest λ: smallest accuracy minus confidence over the bins
 # or computed from the problem itself (for scikit-learn, from the gradient it leaves
 # behind and the Hessian's smallest eigenvalue; for the two-logit model, from the
 # Hessian's condition number); the origin column names the derivation, listed in
-# `weightdecay.tolerances`.
+# `weightdecay.claims.TOLERANCES`.
 
 # %%
 parity_table = pd.DataFrame(parity_claims)[

@@ -38,7 +38,7 @@
 # $d\times d$ system $H = X_c^\top X_c + \alpha I$ perturbs its solution by at most
 # $\kappa(H)$ times its backward error $d\varepsilon$, so the weights may differ by
 # $d\,\kappa(H)\,\varepsilon$ relative (the `linear_solve` entry of
-# `weightdecay.tolerances`, computed for this problem). The intercept
+# `weightdecay.claims.TOLERANCES`, computed for this problem). The intercept
 # $b = \bar y - W^\top\bar x$ inherits $\lVert\bar x\rVert\lVert\delta W\rVert$ plus its own
 # $d$-term product.
 

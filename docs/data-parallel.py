@@ -38,7 +38,7 @@ import math
 import pandas as pd
 import torch
 
-from weightdecay.claims import check
+from weightdecay.claims import TOLERANCES, check
 from weightdecay.distributed import (
     BATCH_SIZE,
     N_ROWS,
@@ -48,7 +48,6 @@ from weightdecay.distributed import (
     owner_counts,
     run_data_parallel,
 )
-from weightdecay.tolerances import TOLERANCES
 
 WORLD_SIZE, STEPS, DECAY = 2, 20, 0.1
 assert (N_ROWS, BATCH_SIZE, BATCH_SIZE // WORLD_SIZE) == (128, 32, 16)
@@ -173,7 +172,7 @@ assert {s.micro_batches for s in SETUPS.values() if s.micro_batches > 1} == {2}
 # bound is a rounding bound: each step sums the batch's 32 rows and the 16 hidden units'
 # products in another order, and over the 20 steps these roundings add like a random
 # walk, $\sqrt{20\,(32 + 16)}\,\varepsilon$ with $\varepsilon$ the float64 machine
-# epsilon (the `data_parallel` entry of `weightdecay.tolerances`; the check lines print
+# epsilon (the `data_parallel` entry of `weightdecay.claims.TOLERANCES`; the check lines print
 # its value). The two faulty setups are compared with one process whose decay is
 # multiplied by the factor in the table above; the last line compares the ranks'
 # copies with each other.

@@ -61,7 +61,7 @@ from benchmarks.cost.trace import trace_step
 from benchmarks.stats import TIMING_PREFIX, format_bytes, format_seconds, format_time
 from weightdecay import Net, l2_penalty, make_clusters, scaled_negative_log_prior
 from weightdecay.claims import Claim, check
-from weightdecay.seeding import derive_seed
+from weightdecay.data import derive_seed
 
 
 def table(df: pd.DataFrame, caption: str, name: str, number: str = "{:.2f}") -> HTML:

@@ -29,7 +29,7 @@
 # an unseeded `random.random()` and passes no seed to scikit-learn), the derivation
 # states the bias's gradient too, and every comparison is checked where it is made.
 # Each check prints one line: the claim, the dtype, the measured value, the bound and,
-# in brackets, where the bound comes from (a name in `weightdecay.tolerances` or the
+# in brackets, where the bound comes from (a name in `weightdecay.claims.TOLERANCES` or the
 # reason given next to it).
 
 # %% [markdown]
@@ -60,8 +60,7 @@ from weightdecay import (
     mse,
     relative_error,
 )
-from weightdecay.claims import check
-from weightdecay.tolerances import TOLERANCES
+from weightdecay.claims import TOLERANCES, check
 
 split = make_regression_split(seed=0, dtype=torch.float64)
 d, k = split.n_features, split.n_targets

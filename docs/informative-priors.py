@@ -23,7 +23,7 @@
 # are strong, simple baselines for transfer learning.
 #
 # In this package every form of decay accepts the centre: `l2_penalty(..., centre=θ0)`,
-# `scaled_negative_log_prior(..., mean=θ0)`, a ``"decay_centre"`` in the parameter groups
+# `scaled_negative_log_prior(..., centre=θ0)`, a `"centre"` in the parameter groups
 # of `weightdecay.optim.SGD` and `Adam` (coupled and decoupled), the closed form
 # `ridge_closed_form(..., centre=W0)`, the first source's linear models
 # (`ScratchLinearRegression(..., centre=W0)` and `TorchLinearRegression.sgd(...,
@@ -48,7 +48,7 @@ import torch
 from weightdecay import mse
 from weightdecay.claims import check
 from weightdecay.closed_form import ridge_closed_form
-from weightdecay.seeding import torch_generator
+from weightdecay.data import torch_generator
 
 features, shift, noise = 20, 0.3, 0.5
 gen = torch_generator(0, "transfer")  # one seeded stream for every draw of the page

@@ -32,9 +32,9 @@
 #
 # **The set-up.** Four Gaussian blobs of unit variance in four dimensions, with centres
 # drawn at unit spread, so that the classes overlap (4096 training and 2048 test points,
-# seeded; `gaussian_blobs`). The classifier is
+# seeded; `make_blobs` from `weightdecay.data`). The classifier is
 # `Linear(4, 32, bias=False) → BatchNorm → ReLU → Linear(32, 32, bias=False) → BatchNorm → ReLU → Linear(32, 4)`
-# in float64 (`NormalizedClassifier`, both from `weightdecay.models.normalized`), trained
+# in float64 (`NormalizedClassifier` from `weightdecay.models`), trained
 # on the cross-entropy. PyTorch runs on one thread: the tensors are tiny, and a second
 # thread only adds overhead.
 
@@ -47,29 +47,25 @@ import pandas as pd
 import torch
 from torch import nn
 
-from weightdecay import equilibrium
+from weightdecay import metrics, normalization
 from weightdecay.claims import check
-from weightdecay.models.normalized import NEGLIGIBLE_EPS, NormalizedClassifier, gaussian_blobs
+from weightdecay.data import make_blobs, torch_generator
+from weightdecay.models import NEGLIGIBLE_EPS, NormalizedClassifier
 from weightdecay.optim import decay_groups
-from weightdecay.scale_invariance import (
-    first_order_loss_change,
-    gradient_scaling_error,
-    loss_change_under_scaling,
-    scale_invariant_weights,
-    weight_gradient_cosine,
-)
 
 torch.set_num_threads(1)
 seed = 0  # of the data, the initialization and the mini-batches
-data = gaussian_blobs(n_train=4096, n_test=2048, n_classes=4, dim=4, spread=1.0, seed=seed)
+centres = torch.randn(4, 4, dtype=torch.float64, generator=torch_generator(seed, "blob centres"))
+x_train, y_train = make_blobs(4096, 4, centres=centres, seed=seed, stream="blobs train")
+x_test, y_test = make_blobs(2048, 4, centres=centres, seed=seed, stream="blobs test")
 initial = NormalizedClassifier(eps=NEGLIGIBLE_EPS, seed=seed)
-invariant = list(scale_invariant_weights(initial))
+invariant = list(normalization.scale_invariant_weights(initial))
 print("scale-invariant weights:", ", ".join(invariant))
 print(check("weights listed or missed other than the two hidden ones",
             len(set(invariant) ^ {"0.weight", "3.weight"}), equals=0, origin="exact"))  # fmt: skip
 
 # %% [markdown]
-# `weightdecay.scale_invariance.scale_invariant_weights` finds the weights whose layer
+# `weightdecay.normalization.scale_invariant_weights` finds the weights whose layer
 # feeds a normalization directly: the two hidden ones. The head's weight feeds the loss
 # and serves as the control throughout.
 #
@@ -122,7 +118,7 @@ except ValueError:
 print(check("nn.BatchNorm1d(eps=0) raises in training", refused, equals=1.0,
             origin="PyTorch's own argument check"))  # fmt: skip
 print(f"NEGLIGIBLE_EPS = {NEGLIGIBLE_EPS:.3g}")
-x, y = data.x_train[:256], data.y_train[:256]
+x, y = x_train[:256], y_train[:256]
 with torch.no_grad():
     # The pre-activations of each BatchNorm (on a copy: a forward pass moves its statistics).
     before_norm = {"1": initial[0](x), "4": copy.deepcopy(initial)[:4](x)}
@@ -153,15 +149,15 @@ scales = (0.01, 0.5, 2.0, 100.0)
 rows = []
 for norm in ("batch", "layer"):
     model = NormalizedClassifier(norm=norm, eps=NEGLIGIBLE_EPS, seed=seed)
-    hidden = list(scale_invariant_weights(model))
+    hidden = list(normalization.scale_invariant_weights(model))
     for name in (*hidden, "6.weight"):
         rows.append({
             "normalization": norm, "weight": name, "feeds a normalization": name in hidden,
             "largest relative change of L": max(
-                loss_change_under_scaling(model, name, c, x, y) for c in scales),
-            "|cos(∇L, W)|": abs(weight_gradient_cosine(model, name, x, y)),
+                normalization.loss_change_under_scaling(model, name, c, x, y) for c in scales),
+            "|cos(∇L, W)|": abs(normalization.weight_gradient_cosine(model, name, x, y)),
             "c ∇L(cW) vs ∇L(W), relative": max(
-                gradient_scaling_error(model, name, c, x, y) for c in scales),
+                normalization.gradient_scaling_error(model, name, c, x, y) for c in scales),
         })  # fmt: skip
 measures = pd.DataFrame(rows)
 rounding = "ten times the random-walk rounding of 2^11 operations"
@@ -190,13 +186,13 @@ measures[columns].style.format({**yes_no, columns[-1]: "{:.2e}"}).hide(axis="ind
 evaluated = NormalizedClassifier(eps=NEGLIGIBLE_EPS, seed=seed)
 with torch.no_grad():
     for _ in range(20):
-        evaluated(data.x_train[:1024])
+        evaluated(x_train[:1024])
 evaluated.eval()
-eval_change = loss_change_under_scaling(evaluated, "0.weight", 2.0, x, y)
+eval_change = normalization.loss_change_under_scaling(evaluated, "0.weight", 2.0, x, y)
 evaluated.train()
-train_change = loss_change_under_scaling(evaluated, "0.weight", 2.0, x, y)
+train_change = normalization.loss_change_under_scaling(evaluated, "0.weight", 2.0, x, y)
 layer_norm = NormalizedClassifier(norm="layer", eps=0.0, seed=seed).eval()
-layer_eval_change = loss_change_under_scaling(layer_norm, "0.weight", 2.0, x, y)
+layer_eval_change = normalization.loss_change_under_scaling(layer_norm, "0.weight", 2.0, x, y)
 print(check("BatchNorm, evaluation mode: relative change of L under W -> 2W", eval_change,
             above=1e-2, origin="more than 1%: far above rounding"))  # fmt: skip
 # c = 2 is a power of two, so every rounding scales exactly and the change is exactly 0.
@@ -224,7 +220,7 @@ print(check("LayerNorm, evaluation mode: relative change of L under W -> 2W", la
 #
 # $$L(cW) - L(W) \approx \tfrac{1}{2}\big(1 - c^{-2}\big)\,\langle\nabla L(W), W\rangle ,$$
 #
-# which `weightdecay.scale_invariance.first_order_loss_change` computes by autograd.
+# which `weightdecay.normalization.first_order_loss_change` computes by autograd.
 # Every normalized value is off by the factor $\sqrt{(\operatorname{var}_j + \epsilon)/(\operatorname{var}_j + \epsilon/c^2)}$,
 # so the neglected second-order term is smaller than the first-order one by a factor of
 # order $\epsilon\,|1 - c^{-2}|/\operatorname{var}_{\min}$, where $\operatorname{var}_{\min}$ is the smallest
@@ -246,7 +242,7 @@ for norm in ("batch", "layer"):
         with torch.no_grad():
             scaled[3].weight.mul_(c)
             change = nn.functional.cross_entropy(scaled(x), y).item() - loss
-        first_order = first_order_loss_change(model, "3.weight", c, x, y)
+        first_order = normalization.first_order_loss_change(model, "3.weight", c, x, y)
         rows.append({
             "normalization": norm, "c": c, "L(W)": loss, "L(cW) − L(W)": change,
             "first-order value": first_order,
@@ -350,19 +346,19 @@ measures[columns].style.format({**yes_no, **dict.fromkeys(columns[-2:], "{:.2e}"
 # %%
 lr, steps, batch_size, window = 0.25, 3000, 128, 1500
 lambdas = (0.0, 2e-3, 8e-3, 3.2e-2)
-batches = torch.randint(0, len(data.y_train), (steps, batch_size),
+batches = torch.randint(0, len(y_train), (steps, batch_size),
                         generator=torch.Generator().manual_seed(seed))  # fmt: skip
 
 
 def train(weight_decay):
     """SGD from `initial`; per step, each hidden weight's norm, angular update and cos(g, W)."""
     model = copy.deepcopy(initial)
-    hidden = list(scale_invariant_weights(model).values())
+    hidden = list(normalization.scale_invariant_weights(model).values())
     optimizer = torch.optim.SGD(decay_groups(model, weight_decay), lr=lr)
     log = {"norm": [], "angular": [], "cosine": [], "loss": [], "accuracy": []}
     for idx in batches:
-        logits = model(data.x_train[idx])
-        loss = nn.functional.cross_entropy(logits, data.y_train[idx])
+        logits = model(x_train[idx])
+        loss = nn.functional.cross_entropy(logits, y_train[idx])
         optimizer.zero_grad()
         loss.backward()
         with torch.no_grad():
@@ -372,11 +368,11 @@ def train(weight_decay):
             log["angular"].append(lr * g / w)  # θ_t = η‖g_t‖/‖W_t‖
             log["cosine"].append(torch.stack([(p.grad * p).sum() for p in hidden]) / (g * w))
             log["loss"].append(loss.detach())
-            log["accuracy"].append((logits.argmax(dim=1) == data.y_train[idx]).double().mean())
+            log["accuracy"].append((logits.argmax(dim=1) == y_train[idx]).double().mean())
         optimizer.step()  # W ← W − η (g + λW)
     with torch.no_grad():
         log["norm"].append(torch.stack([p.norm() for p in hidden]))  # after the last step
-        test_accuracy = (model(data.x_test).argmax(dim=1) == data.y_test).double().mean()
+        test_accuracy = (model(x_test).argmax(dim=1) == y_test).double().mean()
     record = {key: torch.stack(values) for key, values in log.items()}
     return {**record, "test accuracy": test_accuracy.item(), "model": model}
 
@@ -401,9 +397,9 @@ results = pd.DataFrame([
 ])  # fmt: skip
 # The nearest-centre rule, optimal for these blobs (equal priors, unit variance), and the
 # binomial standard error of an accuracy on the test set.
-nearest = torch.cdist(data.x_test, data.centres).argmin(dim=1)
-optimal = (nearest == data.y_test).double().mean().item()
-accuracy_error = math.sqrt(optimal * (1 - optimal) / data.y_test.numel())
+nearest = torch.cdist(x_test, centres).argmin(dim=1)
+optimal = (nearest == y_test).double().mean().item()
+accuracy_error = math.sqrt(optimal * (1 - optimal) / y_test.numel())
 print(f"test accuracy of the nearest-centre rule {optimal:.4f}; "
       f"standard error of a test accuracy {accuracy_error:.4f}")  # fmt: skip
 accuracies = results["test accuracy"]
@@ -446,7 +442,7 @@ results.style.format({"λ": "{:g}", **dict.fromkeys(results.columns[1:], "{:.4f}
 # layer ([Wan, Zhu, Zhang and Sun, 2021](references.html#wan2021);
 # [Kosson, Messmer and Jaggi, 2024](references.html#kosson2024)). Every layer behind a
 # normalization ends up rotating at the same rate, set by $\eta\lambda$ alone.
-# `weightdecay.equilibrium` computes the three: `equilibrium_norm`,
+# `weightdecay.normalization` computes the three: `equilibrium_norm`,
 # `equilibrium_angular_update` and `relaxation_steps`.
 #
 # **Comparing with the runs.** $G$ is the mean of $(\lVert g_t\rVert\,\lVert W_t\rVert)^2
@@ -474,12 +470,12 @@ results.style.format({"λ": "{:g}", **dict.fromkeys(results.columns[1:], "{:.4f}
 # $\overline{(\delta\nu)^2} = 4q\,r\,\bar\nu^2$. To first order in $r$, then, the observed
 # angular update exceeds its prediction by $r$, with standard error $\sqrt{2r}/(2qM)$,
 # and the observed norm exceeds its own by $r/8$, with standard error $\sqrt{2r}/(4qM)$
-# (`weightdecay.equilibrium.comparison_bias` and `comparison_standard_error`). Both
+# (`weightdecay.metrics.comparison_bias` and `comparison_standard_error`). Both
 # errors fall like $1/M$, not like $1/\sqrt M$: the prediction is computed from the
 # same window, and the recursion ties the two sides together at every step. The
 # standard error of the window's mean norm on its own,
 # $\operatorname{sd}(\lVert W\rVert)\sqrt{t_{\text{int}}/M}$ with $t_{\text{int}}$ the norm's integrated
-# autocorrelation time estimated from the run (`equilibrium.mean_standard_error`; a rough
+# autocorrelation time estimated from the run (`metrics.mean_standard_error`; a rough
 # estimate, since the windows are not many times $t_{\text{int}}$ long), is shown for
 # contrast. The tolerance of 2% is checked to exceed five standard errors plus the bias of
 # every comparison, and each observed error to lie within five standard errors of its
@@ -489,7 +485,7 @@ results.style.format({"λ": "{:g}", **dict.fromkeys(results.columns[1:], "{:.4f}
 EQUILIBRIUM_TOLERANCE = 0.02
 settled = (8e-3, 3.2e-2)
 relaxations = {
-    lam: (steps - window) / equilibrium.relaxation_steps(lr, lam) for lam in lambdas[1:]
+    lam: (steps - window) / normalization.relaxation_steps(lr, lam) for lam in lambdas[1:]
 }
 last = slice(-window, None)
 rows = []
@@ -500,12 +496,12 @@ for lam in lambdas[1:]:
         G = (theta[:, j] * nu / lr).pow(2).mean().item()  # mean of ‖ĝ_t‖² = (θ_t ‖W_t‖² / η)²
         r = (nu.var() / nu.mean() ** 2).item()
         observed = {"norm": w.mean().item(), "angular": theta[:, j].pow(2).mean().sqrt().item()}
-        predicted = {"norm": equilibrium.equilibrium_norm(lr, lam, G),
-                     "angular": equilibrium.equilibrium_angular_update(lr, lam)}  # fmt: skip
+        predicted = {"norm": normalization.equilibrium_norm(lr, lam, G),
+                     "angular": normalization.equilibrium_angular_update(lr, lam)}  # fmt: skip
         error = {key: observed[key] / predicted[key] - 1 for key in observed}
-        bias = dict(zip(error, equilibrium.comparison_bias(r), strict=True))
+        bias = dict(zip(error, metrics.comparison_bias(r), strict=True))
         spread = dict(
-            zip(error, equilibrium.comparison_standard_error(lr, lam, r, window), strict=True)
+            zip(error, metrics.comparison_standard_error(lr, lam, r, window), strict=True)
         )
         rows.append({
             "λ": lam, "ηλ": lr * lam, "relaxation times before the window": relaxations[lam],
@@ -514,7 +510,7 @@ for lam in lambdas[1:]:
             "angular update predicted": predicted["angular"], "angular: relative error": error["angular"],
             "r": r, "norm: bias r/8": bias["norm"], "norm: standard error": spread["norm"],
             "norm: (error − bias) / standard error": (error["norm"] - bias["norm"]) / spread["norm"],
-            "mean ‖W‖ alone: standard error": equilibrium.mean_standard_error(w) / w.mean().item(),
+            "mean ‖W‖ alone: standard error": metrics.mean_standard_error(w) / w.mean().item(),
             "angular: bias r": bias["angular"], "angular: standard error": spread["angular"],
             "angular: (error − bias) / standard error":
                 (error["angular"] - bias["angular"]) / spread["angular"],
@@ -696,7 +692,7 @@ def rescaled_difference(c, weight_decay, steps=300):
     pair = []
     for scale in (1.0, c):
         model = copy.deepcopy(initial)
-        hidden = list(scale_invariant_weights(model).values())
+        hidden = list(normalization.scale_invariant_weights(model).values())
         with torch.no_grad():
             for w in hidden:
                 w.mul_(scale)
@@ -711,7 +707,7 @@ def rescaled_difference(c, weight_decay, steps=300):
     for idx in batches[:steps]:
         for model, _, optimizer in pair:
             optimizer.zero_grad()
-            nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx]).backward()
+            nn.functional.cross_entropy(model(x_train[idx]), y_train[idx]).backward()
             optimizer.step()
         with torch.no_grad():
             for w, v in zip(weights, twin_weights, strict=True):  # ‖W^(c)_t − cW_t‖ / ‖cW_t‖
@@ -778,7 +774,7 @@ first_pair, second_pair = ("1.weight", "1.bias"), ("4.weight", "4.bias")
 scaled_groups = [*[(name,) for name in invariant], first_pair, *[(name,) for name in first_pair],
                  second_pair, *[(name,) for name in second_pair], ("6.weight",)]  # fmt: skip
 changes = {
-    (group, c): loss_change_under_scaling(trained, group, c, x, y)
+    (group, c): normalization.loss_change_under_scaling(trained, group, c, x, y)
     for group in scaled_groups for c in (2.0, 3.0)
 }  # fmt: skip
 invariant_groups = [*[(name,) for name in invariant], first_pair]

@@ -35,8 +35,7 @@ from weightdecay import decay_from_ridge_alpha, ridge_alpha
 from weightdecay.bayes_linear import EvidenceRunawayError, matching_decay, maximize_evidence
 from weightdecay.claims import check
 from weightdecay.closed_form import ridge_closed_form
-from weightdecay.data import high_dimensional_regression
-from weightdecay.seeding import torch_generator
+from weightdecay.data import high_dimensional_regression, torch_generator
 
 x, y, x_valid, y_valid = high_dimensional_regression(seed=0)
 n, d = x.shape

@@ -124,7 +124,7 @@ pd.DataFrame(rows).style.format(
 # form computes $f_i/s_i$, and a rounding of $s_i$ moves that gain by about $t\eta'$
 # relative per unit, never more than $\kappa(X_c^\top X_c)$: the bound is
 # $\big(\sqrt{t(n + d)} + d\min(t\eta' s_{\max}, \kappa)\big)\,\varepsilon$ (the
-# `early_stopping` entry of `weightdecay.tolerances`). Then the filter $1 - (1 - \eta' s_i)^t$ for several
+# `early_stopping` entry of `weightdecay.claims.TOLERANCES`). Then the filter $1 - (1 - \eta' s_i)^t$ for several
 # $t$ next to the ridge filter of the $\lambda$ that matches each best
 # (`matching_lambda`, least squares over the directions).
 

@@ -9,7 +9,7 @@
 * Put two download links under each notebook page's title: its py:percent source (which
   mkdocs-jupyter's ``include_source`` copies next to the page) and its executed notebook,
   with the outputs of this build (which hooks/notebooks.py copies next to the page).
-* Fill the table of tolerances into the API page, from `weightdecay.tolerances` (loaded
+* Fill the table of tolerances into the API page, from `weightdecay.claims.TOLERANCES` (loaded
   from its file: it needs NumPy only, so the build process does not import PyTorch).
 * Write the page of every claim, ``claims.md``, from the records that
   `weightdecay.claims.check` left in ``build/claims/`` while the pages executed, and
@@ -52,12 +52,12 @@ MERMAID_LOADER = re.compile(
 
 
 TOLERANCES_MARKER = "<!-- tolerances -->"
-TOLERANCES_FILE = ROOT / "weightdecay" / "tolerances.py"
+TOLERANCES_FILE = ROOT / "weightdecay" / "claims.py"
 
 
 def tolerance_table() -> str:
-    """The Markdown table of `weightdecay.tolerances.tolerance_rows`."""
-    spec = importlib.util.spec_from_file_location("_tolerances", TOLERANCES_FILE)
+    """The Markdown table of `weightdecay.claims.tolerance_rows`."""
+    spec = importlib.util.spec_from_file_location("_claims", TOLERANCES_FILE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it loads

@@ -88,8 +88,8 @@ def test_bad_input() -> None:
         posterior(x, torch.zeros(5, dtype=torch.float64), 0.0, 1.0)
     with pytest.raises(ValueError, match="tol must be >= 0"):
         maximize_evidence(x, torch.zeros(5, dtype=torch.float64), tol=-1.0)
-    with pytest.raises(ValueError, match=r"prior_mean must have shape \(2,\)"):
-        posterior(x, torch.zeros(5, dtype=torch.float64), 1.0, 1.0, prior_mean=torch.zeros(3))
+    with pytest.raises(ValueError, match=r"centre must have shape \(2,\)"):
+        posterior(x, torch.zeros(5, dtype=torch.float64), 1.0, 1.0, centre=torch.zeros(3))
 
 
 @settings(max_examples=25)

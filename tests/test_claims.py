@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from hooks import site
-from weightdecay.claims import CLAIMS_FILE, PAGE, Claim, check
-from weightdecay.tolerances import TOLERANCES
+from weightdecay.claims import CLAIMS_FILE, PAGE, TOLERANCES, Claim, check
 
 
 def test_each_relation_holds_and_fails_where_it_should() -> None:

@@ -16,28 +16,27 @@ from sklearn.preprocessing import PolynomialFeatures
 from torch.autograd.functional import hessian as autograd_hessian
 from torch.nn import functional
 
-from weightdecay.calibration import expected_calibration_error, reliability
-from weightdecay.categorical import categorical_log_likelihood, scaled_negative_log_posterior
-from weightdecay.cross_entropy import (
+from weightdecay.claims import TOLERANCES
+from weightdecay.classifiers import (
+    NewtonDivergedError,
+    categorical_log_likelihood,
     class_probabilities,
+    expected_calibration_error,
+    fit_logistic,
+    gauge_direction,
     gradient,
     hessian,
     mean_cross_entropy,
     objective,
-)
-from weightdecay.logistic import (
-    NewtonDivergedError,
-    decay_from_logistic_c,
-    fit_logistic,
-    gauge_direction,
-    logistic_c,
+    reliability,
+    scaled_negative_log_posterior,
     smallest_curvature,
 )
+from weightdecay.data import make_moons, make_task, polynomial_features
 from weightdecay.metrics import relative_error
-from weightdecay.models.logistic import ScratchLogisticRegression, TorchLogisticRegression
-from weightdecay.planar import make_moons, make_task, polynomial_features
+from weightdecay.models import ScratchLogisticRegression, TorchLogisticRegression
+from weightdecay.penalty import decay_from_logistic_c, logistic_c
 from weightdecay.prior import log_prior_constant
-from weightdecay.tolerances import TOLERANCES
 
 F64 = torch.float64
 # scikit-learn's newton-cholesky solver stops at tol = 1e-14 on its gradient; at the

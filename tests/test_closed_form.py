@@ -20,7 +20,7 @@ from weightdecay.closed_form import (
     ridge_closed_form,
     shrinkage,
 )
-from weightdecay.ridge import ridge_alpha
+from weightdecay.penalty import ridge_alpha
 
 EPS = float(np.finfo(np.float64).eps)
 

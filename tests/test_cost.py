@@ -37,9 +37,9 @@ from benchmarks.cost.summary import (
 )
 from benchmarks.cost.trace import trace_step
 from benchmarks.stats import bootstrap_ratio, format_time
+from weightdecay.claims import TOLERANCES
 from weightdecay.metrics import relative_error
 from weightdecay.prior import log_prior_constant
-from weightdecay.tolerances import TOLERANCES
 
 WIDTH, LR, LAMBD = 5, 0.1, 0.05
 F64 = torch.float64

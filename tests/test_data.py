@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from weightdecay import Net, cluster_inputs, featurize, make_clusters, make_regression_split
-from weightdecay.seeding import derive_seed
+from weightdecay.data import derive_seed
 
 
 def test_regression_split_layout() -> None:

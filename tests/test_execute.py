@@ -201,8 +201,10 @@ def _copy_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def test_the_cache_key_changes_with_the_page_a_module_or_the_lock_file(tmp_path: Path) -> None:
     package, lock, page = _copy_inputs(tmp_path)
-    modules = sorted(package.rglob("*.py"))
-    nested = next(path for path in modules if path.parent != package)
+    module = package / "penalty.py"
+    (package / "sub").mkdir()
+    nested = package / "sub" / "module.py"  # a subpackage's module counts too
+    nested.write_text("x = 1\n")
     key = cache_key(page, package, lock)
     assert key == cache_key(page, package, lock)
 
@@ -222,7 +224,8 @@ def test_the_cache_key_changes_with_the_page_a_module_or_the_lock_file(tmp_path:
         assert cache_key(page, package, lock) == key
         return new
 
-    assert changed(nested, nested.read_text() + "\n# one more line\n") != key
+    assert changed(module, module.read_text() + "\n# one more line\n") != key
+    assert changed(nested, "x = 2\n") != key
     assert changed(package / "__init__.py", "") != key
     assert changed(page, page.read_text().replace("print(1)", "print(2)")) != key
     assert changed(lock, lock.read_text() + "extra==1.0\n") != key

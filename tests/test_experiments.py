@@ -3,7 +3,7 @@
 The second source's experiment and its parity claims run on its page (docs/bayesian.py),
 which the site tests execute. Here: the bounds themselves, and every form of decay towards
 a centre theta_0 (the penalty, the prior with a mean, this package's SGD with a
-``decay_centre``), trained by a few lines of full-batch gradient descent.
+``centre``), trained by a few lines of full-batch gradient descent.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from weightdecay import Net, l2_penalty, make_clusters, relative_error, scaled_negative_log_prior
+from weightdecay.claims import TOLERANCES
+from weightdecay.data import derive_seed
 from weightdecay.metrics import flatten
 from weightdecay.optim import SGD
-from weightdecay.seeding import derive_seed
-from weightdecay.tolerances import TOLERANCES
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -55,7 +55,7 @@ def train_towards(
     Returns the flattened parameters after each of the first five steps. `centre` None
     decays towards zero.
     """
-    group = {"params": list(model.parameters()), "decay_centre": centre}
+    group = {"params": list(model.parameters()), "centre": centre}
     optimizer = SGD([group], lr=1e-2, weight_decay=weight_decay if form == "sgd" else 0.0)
     steps: list[torch.Tensor] = []
     for _ in range(epochs):
@@ -111,7 +111,7 @@ def centred_amplification(centre: list[torch.Tensor]) -> float:
     before = relative_error(flatten(b.parameters()), flatten(a.parameters()))
     for model in (a, b):
         optimizer = SGD(
-            [{"params": list(model.parameters()), "decay_centre": centre}],
+            [{"params": list(model.parameters()), "centre": centre}],
             lr=1e-2,
             weight_decay=0.05,
         )

@@ -17,7 +17,7 @@ from weightdecay import (
     mape,
     relative_error,
 )
-from weightdecay.tolerances import TOLERANCES
+from weightdecay.claims import TOLERANCES
 
 
 @given(

@@ -408,7 +408,7 @@ def test_decay_centre_matches_its_oracle(
     ours_params = [p.clone().requires_grad_() for p in initial_parameters()]
     ref_params = [p.clone().requires_grad_() for p in initial_parameters()]
     ours = ours_cls(
-        [{"params": ours_params, "decay_centre": centres}],
+        [{"params": ours_params, "centre": centres}],
         lr=lr, weight_decay=lam, **{flag: decoupled}, **options,
     )  # fmt: skip
     reference = torch_cls(ref_params, lr=lr, weight_decay=0.0 if decoupled else lam, **options)
@@ -432,10 +432,10 @@ def test_decay_centre_matches_its_oracle(
 
 def test_decay_centre_is_checked() -> None:
     p = torch.zeros(3, requires_grad=True)
-    optimizer = SGD([{"params": [p], "decay_centre": [torch.zeros(2)]}], lr=0.1, weight_decay=0.1)
+    optimizer = SGD([{"params": [p], "centre": [torch.zeros(2)]}], lr=0.1, weight_decay=0.1)
     p.grad = torch.ones(3)
-    with pytest.raises(ValueError, match=r"decay_centre\[0\] must be a tensor of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"centre\[0\] must be a tensor of shape \(3,\)"):
         optimizer.step()
-    other = Adam([{"params": [p], "decay_centre": []}], weight_decay=0.1)
+    other = Adam([{"params": [p], "centre": []}], weight_decay=0.1)
     with pytest.raises(ValueError, match="one tensor per parameter"):
         other.step()

@@ -18,21 +18,22 @@ from hypothesis import strategies as st
 from scipy.signal import lfilter
 from torch import Tensor, nn
 
-from weightdecay.equilibrium import (
+from weightdecay.data import make_blobs, torch_generator
+from weightdecay.metrics import (
     comparison_bias,
     comparison_standard_error,
-    equilibrium_angular_update,
-    equilibrium_norm,
     integrated_autocorrelation_time,
     mean_standard_error,
-    next_squared_norm,
-    relaxation_steps,
 )
-from weightdecay.models.normalized import NEGLIGIBLE_EPS, NormalizedClassifier, gaussian_blobs
-from weightdecay.scale_invariance import (
+from weightdecay.models import NEGLIGIBLE_EPS, NormalizedClassifier
+from weightdecay.normalization import (
+    equilibrium_angular_update,
+    equilibrium_norm,
     first_order_loss_change,
     gradient_scaling_error,
     loss_change_under_scaling,
+    next_squared_norm,
+    relaxation_steps,
     scale_invariant_weights,
     weight_gradient_cosine,
 )
@@ -514,7 +515,8 @@ def rescaled_run(scale: float, lr_power: int, steps: int = 100) -> tuple[float, 
     trained alike. Returns the largest relative distance of the twin's hidden weights from
     c W_t, and the largest absolute difference of any other parameter.
     """
-    data = gaussian_blobs(seed=0)
+    centres = torch.randn(4, 4, dtype=F64, generator=torch_generator(0, "blob centres"))
+    x_train, y_train = make_blobs(4096, 4, centres=centres, stream="blobs train")
     batches = torch.randint(0, 4096, (steps, 128), generator=torch.Generator().manual_seed(0))
     models, optimizers = [], []
     for c in (1.0, scale):
@@ -535,7 +537,7 @@ def rescaled_run(scale: float, lr_power: int, steps: int = 100) -> tuple[float, 
     for idx in batches:
         for model, optimizer in zip(models, optimizers, strict=True):
             optimizer.zero_grad()
-            nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx]).backward()
+            nn.functional.cross_entropy(model(x_train[idx]), y_train[idx]).backward()
             optimizer.step()
         with torch.no_grad():
             for index in (0, 3):
@@ -559,14 +561,16 @@ def test_only_eta_lambda_matters() -> None:
     assert weights > 1e-2 and others > 1e-3
 
 
-def test_gaussian_blobs_are_seeded_and_checked() -> None:
-    first, second, other = gaussian_blobs(seed=3), gaussian_blobs(seed=3), gaussian_blobs(seed=4)
-    assert torch.equal(first.x_train, second.x_train) and torch.equal(first.y_test, second.y_test)
-    assert not torch.equal(first.centres, other.centres)
-    data = gaussian_blobs(n_train=50, n_test=20, n_classes=3, dim=5, spread=2.0, seed=0)
-    assert data.x_train.shape == (50, 5) and data.x_test.shape == (20, 5)
-    assert data.x_train.dtype == F64 and set(data.y_train.tolist()) <= {0, 1, 2}
+def test_blobs_around_given_centres_are_seeded_and_checked() -> None:
+    centres = torch.randn(3, 5, dtype=F64, generator=torch_generator(0, "blob centres"))
+    first = make_blobs(50, 3, centres=centres, seed=3, stream="train")
+    second = make_blobs(50, 3, centres=centres, seed=3, stream="train")
+    other = make_blobs(50, 3, centres=centres, seed=4, stream="train")
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    assert not torch.equal(first[0], other[0])
+    assert first[0].shape == (50, 5) and first[0].dtype == F64
+    assert set(first[1].tolist()) <= {0, 1, 2}
     with pytest.raises(ValueError, match="n_classes must be >= 2"):
-        gaussian_blobs(n_classes=1)
-    with pytest.raises(ValueError, match="spread must be > 0"):
-        gaussian_blobs(spread=0.0)
+        make_blobs(10, 1)
+    with pytest.raises(ValueError, match=r"centres must have shape \(4, dim\)"):
+        make_blobs(10, 4, centres=centres)

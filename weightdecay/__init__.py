@@ -1,21 +1,12 @@
 r"""Weight decay (L2 regularization) in PyTorch, derived, built from scratch and checked.
 
-The package is split by mathematical idea:
-
-* `weightdecay.penalty`: the L2 penalty and its gradient;
-* `weightdecay.prior`: the Gaussian prior it corresponds to, and the map
-  $\tau = 1/(N\lambda)$;
-* `weightdecay.likelihood`: the Gaussian noise model: the mean NLL is MSE/(2σ²) plus a
-  constant, and the matching decay is 2σ²/(Nτ);
-* `weightdecay.ridge`: the map to scikit-learn's `Ridge`;
-* `weightdecay.cross_entropy`, `weightdecay.logistic`, `weightdecay.categorical`,
-  `weightdecay.calibration`: the same for classifiers, and their calibration;
-* `weightdecay.metrics`: parity measures;
-* `weightdecay.data`, `weightdecay.models`: the two source documents' data and
-  models.
+One module per idea: `penalty` (the penalty and the libraries' parameters), `prior` (the
+Gaussian prior and noise model, $\tau = 1/(N\lambda)$), `closed_form` and `bayes_linear`,
+`classifiers`, `normalization`, `optim`, `models`, `data`, `metrics`, `claims`,
+`distributed` and `environment`. The names below are the ones most pages use.
 """
 
-from weightdecay.calibration import expected_calibration_error
+from weightdecay.classifiers import expected_calibration_error, fit_logistic
 from weightdecay.data import (
     ClusterData,
     RegressionSplit,
@@ -24,8 +15,6 @@ from weightdecay.data import (
     make_clusters,
     make_regression_split,
 )
-from weightdecay.likelihood import MSE_NOISE_VARIANCE, gaussian_nll
-from weightdecay.logistic import decay_from_logistic_c, fit_logistic, logistic_c
 from weightdecay.metrics import flatten, mape, max_abs_diff, mse, relative_error
 from weightdecay.models import (
     Net,
@@ -34,16 +23,25 @@ from weightdecay.models import (
     TorchLinearRegression,
     TorchLogisticRegression,
 )
-from weightdecay.penalty import l2_penalty, l2_penalty_grad, squared_norm
+from weightdecay.penalty import (
+    decay_from_logistic_c,
+    decay_from_ridge_alpha,
+    l2_penalty,
+    l2_penalty_grad,
+    logistic_c,
+    ridge_alpha,
+    squared_norm,
+)
 from weightdecay.prior import (
+    MSE_NOISE_VARIANCE,
     decay_from_variance,
     gaussian_log_prior,
+    gaussian_nll,
     log_prior_constant,
     prior_precision,
     prior_variance,
     scaled_negative_log_prior,
 )
-from weightdecay.ridge import decay_from_ridge_alpha, ridge_alpha
 
 __version__ = "0.1.0"
 

@@ -1,55 +1,37 @@
-"""Input validation shared by the public functions.
-
-Every check names the argument and the offending value in its message, so a
-bad call fails where it is made and says what to fix.
-"""
+"""Validators shared by the public functions and the optimizers; errors name the argument."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 from numbers import Integral, Real
+from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = [
-    "as_tensor_list",
-    "check_count",
-    "check_dtype",
-    "check_nonnegative",
-    "check_positive",
-    "check_same_layout",
-    "offsets",
-]
-
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+Tensors = Tensor | Iterable[Tensor]
 
 
-def _real(name: str, value: object) -> float:
-    """Return ``value`` as a float, or raise naming ``name``."""
+def _real(name: str, value: object, bound: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    result = float(value)
-    if not math.isfinite(result):
+    if not math.isfinite(result := float(value)):
         raise ValueError(f"{name} must be finite, got {value!r}")
+    if result < 0 or (bound == ">" and result == 0):
+        raise ValueError(f"{name} must be {bound} 0, got {value!r}")
     return result
 
 
 def check_nonnegative(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number >= 0."""
-    result = _real(name, value)
-    if result < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return result
+    return _real(name, value, ">=")
 
 
 def check_positive(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number > 0."""
-    result = _real(name, value)
-    if result <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return result
+    return _real(name, value, ">")
 
 
 def check_count(name: str, value: object, minimum: int = 1) -> int:
@@ -62,7 +44,7 @@ def check_count(name: str, value: object, minimum: int = 1) -> int:
 
 
 def check_dtype(name: str, value: object) -> torch.dtype:
-    """Return ``value`` if it is a floating-point ``torch.dtype``."""
+    """Return ``value`` if it is ``torch.float32`` or ``torch.float64``."""
     if not isinstance(value, torch.dtype):
         raise TypeError(f"{name} must be a torch.dtype, got {value!r}")
     if value not in (torch.float32, torch.float64):
@@ -70,20 +52,11 @@ def check_dtype(name: str, value: object) -> torch.dtype:
     return value
 
 
-def as_tensor_list(name: str, params: Tensor | Iterable[Tensor]) -> list[Tensor]:
-    """Return ``params`` as a non-empty list of floating tensors of one dtype.
-
-    A single tensor is accepted and wrapped in a list.
-    """
-    if isinstance(params, Tensor):
-        tensors = [params]
-    else:
-        try:
-            tensors = list(params)
-        except TypeError:
-            raise TypeError(
-                f"{name} must be a tensor or an iterable of tensors, got {params!r}"
-            ) from None
+def as_tensor_list(name: str, params: Tensors) -> list[Tensor]:
+    """Return ``params`` (a tensor or an iterable) as a non-empty list of one float dtype."""
+    if not isinstance(params, Tensor | Iterable):
+        raise TypeError(f"{name} must be a tensor or an iterable of tensors, got {params!r}")
+    tensors = [params] if isinstance(params, Tensor) else list(params)
     if not tensors:
         raise ValueError(f"{name} must contain at least one tensor, got an empty iterable")
     for i, tensor in enumerate(tensors):
@@ -91,17 +64,13 @@ def as_tensor_list(name: str, params: Tensor | Iterable[Tensor]) -> list[Tensor]
             raise TypeError(f"{name}[{i}] must be a torch.Tensor, got {type(tensor).__name__}")
         if tensor.dtype not in _FLOAT_DTYPES:
             raise TypeError(f"{name}[{i}] must have a floating dtype, got {tensor.dtype}")
-    dtypes = {tensor.dtype for tensor in tensors}
-    if len(dtypes) > 1:
-        found = ", ".join(sorted(str(d) for d in dtypes))
-        raise TypeError(f"{name} must share one dtype, got a mix of {found}")
+    if len(dtypes := sorted({str(tensor.dtype) for tensor in tensors})) > 1:
+        raise TypeError(f"{name} must share one dtype, got a mix of {', '.join(dtypes)}")
     return tensors
 
 
-def offsets(
-    params: Tensor | Iterable[Tensor], centre: Tensor | Iterable[Tensor] | None
-) -> list[Tensor]:
-    """Return ``[p - c]`` for matching parameters and centre (``params`` when no centre)."""
+def offsets(params: Tensors, centre: Tensors | None) -> list[Tensor]:
+    r"""Return $\theta - \theta_0$ for matching parameters and centre (``params`` if None)."""
     tensors = as_tensor_list("params", params)
     if centre is None:
         return tensors
@@ -114,20 +83,48 @@ def check_same_layout(
     names: tuple[str, str], first: Iterable[Tensor], second: Iterable[Tensor]
 ) -> tuple[list[Tensor], list[Tensor]]:
     """Check that two lists of tensors pair up: same length, shapes and dtypes."""
-    a, b = list(first), list(second)
+    (m, n), a, b = names, list(first), list(second)
     if len(a) != len(b):
-        raise ValueError(
-            f"{names[0]} and {names[1]} must have the same length, got {len(a)} and {len(b)}"
-        )
+        raise ValueError(f"{m} and {n} must have the same length, got {len(a)} and {len(b)}")
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        pair = f"{m}[{i}] and {n}[{i}] must have the same"
         if x.shape != y.shape:
-            raise ValueError(
-                f"{names[0]}[{i}] and {names[1]}[{i}] must have the same shape, "
-                f"got {tuple(x.shape)} and {tuple(y.shape)}"
-            )
+            raise ValueError(f"{pair} shape, got {tuple(x.shape)} and {tuple(y.shape)}")
         if x.dtype != y.dtype:
-            raise TypeError(
-                f"{names[0]}[{i}] and {names[1]}[{i}] must have the same dtype, "
-                f"got {x.dtype} and {y.dtype}"
-            )
+            raise TypeError(f"{pair} dtype, got {x.dtype} and {y.dtype}")
     return a, b
+
+
+def check_hyper(name: str, value: object) -> None:
+    """Refuse what ``torch.optim`` refuses: a negative value or a tensor of several elements."""
+    if not isinstance(value, Tensor | Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if (isinstance(value, Tensor) and value.numel() != 1) or not float(value) >= 0.0:
+        raise ValueError(f"{name} must be >= 0 (a number or one-element tensor), got {value!r}")
+
+
+def check_betas(betas: object) -> tuple[float, float]:
+    """Return Adam's ``betas``, two floats or one-element tensors, as floats in [0, 1)."""
+    if not isinstance(betas, tuple | list) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)):
+        raise ValueError(f"betas must be both floats or both tensors, got {betas!r}")
+    for i, beta in enumerate(betas):
+        if (isinstance(beta, Tensor) and beta.numel() != 1) or not 0.0 <= float(beta) < 1.0:
+            raise ValueError(f"betas[{i}] must be a number in [0, 1), got {beta!r}")
+    return float(betas[0]), float(betas[1])
+
+
+def group_centres(group: dict[str, Any]) -> list[Tensor] | None:
+    r"""A parameter group's ``"centre"`` $\theta_0$, one tensor per parameter, or None."""
+    if (centre := group.get("centre")) is None:
+        return None
+    params = list(group["params"])
+    centres = [centre] if isinstance(centre, Tensor) else list(centre)
+    if len(centres) != len(params):
+        raise ValueError(f"centre must hold one tensor per parameter, got {len(centres)}")
+    for i, (p, c) in enumerate(zip(params, centres, strict=True)):
+        if not isinstance(c, Tensor) or c.shape != p.shape or c.dtype != p.dtype:
+            want = f"a tensor of shape {tuple(p.shape)} and dtype {p.dtype}"
+            raise ValueError(f"centre[{i}] must be {want}, got {getattr(c, 'shape', c)!r}")
+    return centres

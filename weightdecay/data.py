@@ -1,59 +1,62 @@
-"""Seeded builders for the data sets of the two source documents, and of the site's pages.
+r"""Seeded data sets: the two source documents', the pages' regressions, planar classification.
 
-The source documents' builders draw in float64 and then cast, so the float32 data set
-of a seed is the rounding of its float64 data set. Two more regressions serve the
-pages: `scaled_regression`, whose columns span three orders of magnitude, and
-`high_dimensional_regression`, with more features than training rows.
+Each draw has its own generator, seeded by `derive_seed` from one integer and a purpose, so
+changing one draw never shifts another. Float32 sets are the rounding of the float64 ones.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
+from functools import cached_property
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from weightdecay._checks import check_count, check_dtype, check_nonnegative
-from weightdecay.models.mlp import Net
-from weightdecay.seeding import derive_seed, torch_generator
+from weightdecay.models import Net
 
 __all__ = [
-    "ClusterData",
-    "RegressionSplit",
-    "cluster_inputs",
-    "featurize",
-    "high_dimensional_regression",
-    "make_clusters",
-    "make_regression_split",
-    "scaled_regression",
-]
+    "ClusterData", "PlanarTask", "RegressionSplit", "cluster_inputs", "derive_seed", "featurize",
+    "high_dimensional_regression", "make_blobs", "make_clusters", "make_moons",
+    "make_regression_split", "make_task", "polynomial_features", "scaled_regression",
+    "torch_generator",
+]  # fmt: skip
+
+_F64 = torch.float64
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """A child seed in [0, 2**31) for one named draw, a function of (`seed`, `purpose`) only.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.data import derive_seed, torch_generator
+    >>> derive_seed(0, "init") == derive_seed(0, "init") != derive_seed(0, "noise")
+    True
+    >>> torch.equal(*(torch.randn(3, generator=torch_generator(0, "noise")) for _ in "ab"))
+    True
+    """
+    root = check_count("seed", seed, minimum=0)
+    if not isinstance(purpose, str):
+        raise TypeError(f"purpose must be a str, got {purpose!r}")
+    if not purpose:
+        raise ValueError("purpose must be a non-empty string, got ''")
+    sequence = np.random.SeedSequence(entropy=root, spawn_key=list(purpose.encode()))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0] >> 1)
+
+
+def torch_generator(seed: int, purpose: str) -> torch.Generator:
+    """A CPU `torch.Generator` seeded with ``derive_seed(seed, purpose)``."""
+    return torch.Generator().manual_seed(derive_seed(seed, purpose))
 
 
 @dataclass(frozen=True)
 class RegressionSplit:
-    """A train/validation split for multi-output linear regression.
-
-    Attributes
-    ----------
-    x_train, y_train : Tensor
-        Training inputs (n_train, n_features) and targets (n_train, n_targets).
-    x_valid, y_valid : Tensor
-        Validation inputs and targets.
-    bias : float
-        The intercept `make_regression` added to every target.
-    coef : Tensor
-        The true coefficients, shape (n_features, n_targets).
-    seed : int
-        The seed the split was built from.
-
-    Examples
-    --------
-    >>> from weightdecay import make_regression_split
-    >>> split = make_regression_split(seed=0)
-    >>> split.n_train, split.n_features, split.n_targets
-    (100, 6, 3)
-    """
+    """A regression train/validation split; ``bias`` and ``coef`` are the true model's."""
 
     x_train: Tensor
     y_train: Tensor
@@ -80,135 +83,60 @@ class RegressionSplit:
 
 
 def make_regression_split(
-    *,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float64,
-    n_samples: int = 10_100,
-    n_train: int = 100,
-    n_features: int = 6,
-    n_targets: int = 3,
-    n_informative: int = 5,
+    *, seed: int = 0, dtype: torch.dtype = torch.float64, n_samples: int = 10_100,
+    n_train: int = 100, n_features: int = 6, n_targets: int = 3, n_informative: int = 5,
     noise: float = 1.0,
-) -> RegressionSplit:
-    """The first source document's regression data: 10,100 x 6 -> 3, the first 100 rows train.
+) -> RegressionSplit:  # fmt: skip
+    """The first source's regression data: 10,100 x 6 -> 3, the first 100 rows train.
 
-    Built with scikit-learn's `make_regression`. The original passes an unseeded
-    ``random.random()`` as the bias; here it is ``random.Random(seed).random()``,
-    the same uniform draw on [0, 1), made reproducible.
-
-    Parameters
-    ----------
-    seed : int, default 0
-        Seeds both the bias and `make_regression`.
-    dtype : torch.dtype, default torch.float64
-        float32 or float64.
-    n_samples : int, default 10_100
-        Total rows.
-    n_train : int, default 100
-        Leading rows used for training; the rest validate.
-    n_features : int, default 6
-        Input columns.
-    n_targets : int, default 3
-        Outputs.
-    n_informative : int, default 5
-        Columns with a nonzero true coefficient.
-    noise : float, default 1.0
-        Standard deviation of the Gaussian noise on the targets.
-
-    Returns
-    -------
-    RegressionSplit
-
-    Raises
-    ------
-    TypeError, ValueError
-        If a count is not a positive integer, `n_train` leaves no validation
-        rows, `n_informative` exceeds `n_features`, `noise` is negative or
-        `dtype` is not float32/float64.
+    scikit-learn's `make_regression` (`noise` the targets' noise standard deviation); the
+    original's unseeded ``random.random()`` bias becomes the same uniform draw, seeded.
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import make_regression_split
-    >>> split = make_regression_split(seed=0)
-    >>> tuple(split.x_train.shape), tuple(split.y_train.shape), tuple(split.x_valid.shape)
-    ((100, 6), (100, 3), (10000, 6))
-    >>> split.x_train.dtype
-    torch.float64
-    >>> torch.equal(split.y_valid, make_regression_split(seed=0).y_valid)
-    True
-    >>> float32 = make_regression_split(seed=0, dtype=torch.float32)
-    >>> torch.equal(float32.x_train, split.x_train.float())
+    >>> from weightdecay.data import make_regression_split
+    >>> split, f32 = make_regression_split(), make_regression_split(dtype=torch.float32)
+    >>> split.n_train, split.n_features, split.n_targets, len(split.x_valid)
+    (100, 6, 3, 10000)
+    >>> torch.equal(f32.x_train, split.x_train.float())
     True
     """
     root = check_count("seed", seed, minimum=0)
     check_dtype("dtype", dtype)
     total = check_count("n_samples", n_samples, minimum=2)
-    train = check_count("n_train", n_train)
-    if train >= total:
+    if (train := check_count("n_train", n_train)) >= total:
         raise ValueError(f"n_train must be < n_samples = {total}, got {n_train!r}")
-    features = check_count("n_features", n_features)
-    targets = check_count("n_targets", n_targets)
-    informative = check_count("n_informative", n_informative)
-    if informative > features:
-        raise ValueError(
-            f"n_informative must be <= n_features = {features}, got {n_informative!r}"
-        )
+    features, targets = check_count("n_features", n_features), check_count("n_targets", n_targets)
+    if (informative := check_count("n_informative", n_informative)) > features:
+        raise ValueError(f"n_informative must be <= n_features = {features}, got {informative}")
     sigma = check_nonnegative("noise", noise)
     bias = random.Random(derive_seed(root, "bias")).random()
-    # scikit-learn is imported here, not at the top: it takes a second to load, which
-    # every process importing this package (the cost benchmark's workers, the ranks of
-    # the data-parallel runs) would otherwise pay.
+    # Imported here: scikit-learn takes a second to load, which workers would otherwise pay.
     from sklearn.datasets import make_regression
 
     x, y, coef = make_regression(
-        n_samples=total,
-        n_features=features,
-        n_targets=targets,
-        n_informative=informative,
-        bias=bias,
-        noise=sigma,
-        coef=True,
-        random_state=derive_seed(root, "make_regression"),
-    )
-    x_t = torch.as_tensor(x, dtype=torch.float64).to(dtype)
-    y_t = torch.as_tensor(y, dtype=torch.float64).reshape(total, targets).to(dtype)
+        n_samples=total, n_features=features, n_targets=targets, n_informative=informative,
+        bias=bias, noise=sigma, coef=True, random_state=derive_seed(root, "make_regression"),
+    )  # fmt: skip
+    x_t = torch.as_tensor(x, dtype=_F64).to(dtype)
+    y_t = torch.as_tensor(y, dtype=_F64).reshape(total, targets).to(dtype)
+    coef_t = torch.as_tensor(coef, dtype=_F64).reshape(features, targets).to(dtype)
     return RegressionSplit(
-        x_train=x_t[:train].clone(),
-        y_train=y_t[:train].clone(),
-        x_valid=x_t[train:].clone(),
-        y_valid=y_t[train:].clone(),
-        bias=bias,
-        coef=torch.as_tensor(coef, dtype=torch.float64).reshape(features, targets).to(dtype),
-        seed=root,
-    )
+        x_t[:train].clone(), y_t[:train].clone(), x_t[train:].clone(), y_t[train:].clone(),
+        bias, coef_t, root,
+    )  # fmt: skip
 
 
 def featurize(x: Tensor) -> Tensor:
-    """The second source document's features ``[x, x**2]``.
-
-    Parameters
-    ----------
-    x : Tensor
-        A 1-d tensor of inputs.
-
-    Returns
-    -------
-    Tensor
-        Shape (len(x), 2).
-
-    Raises
-    ------
-    TypeError, ValueError
-        If `x` is not a 1-d tensor.
+    """The second source's features ``[x, x**2]`` of a 1-d `x`, shape (len(x), 2).
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import featurize
-    >>> featurize(torch.tensor([-2.0, 3.0]))
-    tensor([[-2.,  4.],
-            [ 3.,  9.]])
+    >>> from weightdecay.data import featurize
+    >>> featurize(torch.tensor([-2.0, 3.0])).tolist()
+    [[-2.0, 4.0], [3.0, 9.0]]
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
@@ -218,59 +146,23 @@ def featurize(x: Tensor) -> Tensor:
 
 
 def cluster_inputs(points_per_cluster: int = 20, dtype: torch.dtype = torch.float64) -> Tensor:
-    """Three evenly spaced clusters on [-10, -6], [-2, 2] and [6, 10].
-
-    Parameters
-    ----------
-    points_per_cluster : int, default 20
-        Points in each cluster (>= 2).
-    dtype : torch.dtype, default torch.float64
-        float32 or float64.
-
-    Returns
-    -------
-    Tensor
-        Shape (3 * points_per_cluster,).
+    """Three clusters of evenly spaced points on [-10, -6], [-2, 2] and [6, 10].
 
     Examples
     --------
-    >>> from weightdecay import cluster_inputs
+    >>> from weightdecay.data import cluster_inputs
     >>> cluster_inputs(3)
     tensor([-10.,  -8.,  -6.,  -2.,   0.,   2.,   6.,   8.,  10.], dtype=torch.float64)
     """
     count = check_count("points_per_cluster", points_per_cluster, minimum=2)
     check_dtype("dtype", dtype)
-    pieces = [torch.linspace(lo, hi, count, dtype=torch.float64) for lo, hi in _CLUSTERS]
-    return torch.cat(pieces).to(dtype)
-
-
-_CLUSTERS = ((-10.0, -6.0), (-2.0, 2.0), (6.0, 10.0))
+    ends = ((-10.0, -6.0), (-2.0, 2.0), (6.0, 10.0))
+    return torch.cat([torch.linspace(lo, hi, count, dtype=_F64) for lo, hi in ends]).to(dtype)
 
 
 @dataclass(frozen=True)
 class ClusterData:
-    """The second source document's 1-d regression set.
-
-    Attributes
-    ----------
-    x : Tensor
-        Inputs, shape (n,).
-    features : Tensor
-        ``featurize(x)``, shape (n, 2).
-    y : Tensor
-        Targets, shape (n, 1): a seeded random `Net`'s output plus Gaussian noise.
-    noise_std : float
-        The noise standard deviation.
-    seed : int
-        The seed the set was built from.
-
-    Examples
-    --------
-    >>> from weightdecay import make_clusters
-    >>> data = make_clusters(seed=0)
-    >>> data.n, data.noise_std
-    (60, 0.5)
-    """
+    """The second source's 1-d regression set: ``x`` (n,), ``featurize(x)``, ``y`` (n, 1)."""
 
     x: Tensor
     features: Tensor
@@ -285,89 +177,43 @@ class ClusterData:
 
 
 def make_clusters(
-    *,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float64,
-    points_per_cluster: int = 20,
+    *, seed: int = 0, dtype: torch.dtype = torch.float64, points_per_cluster: int = 20,
     noise_std: float = 0.5,
-) -> ClusterData:
-    """Labels from a seeded random `Net` on ``[x, x**2]`` plus $N(0, 0.5^2)$ noise.
+) -> ClusterData:  # fmt: skip
+    r"""`cluster_inputs` labelled by a seeded random `Net` on ``[x, x**2]``, plus noise.
 
-    Parameters
-    ----------
-    seed : int, default 0
-        Seeds the labelling network and the noise.
-    dtype : torch.dtype, default torch.float64
-        float32 or float64 (labels are computed in float64, then cast).
-    points_per_cluster : int, default 20
-        Points in each of the three clusters.
-    noise_std : float, default 0.5
-        Standard deviation of the label noise.
-
-    Returns
-    -------
-    ClusterData
-
-    Raises
-    ------
-    TypeError, ValueError
-        On a bad seed, count, noise level or dtype.
+    $y = f_{\theta^\star}([x, x^2]) + \varepsilon$, $\varepsilon \sim N(0, \sigma^2)$, computed
+    in float64 and then cast to `dtype`; `seed` seeds the labelling network and the noise.
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import make_clusters
+    >>> from weightdecay.data import make_clusters
     >>> data = make_clusters(seed=0)
-    >>> tuple(data.features.shape), tuple(data.y.shape), data.n
-    ((60, 2), (60, 1), 60)
+    >>> tuple(data.features.shape), tuple(data.y.shape), data.n, data.noise_std
+    ((60, 2), (60, 1), 60, 0.5)
     >>> torch.equal(make_clusters(seed=0, dtype=torch.float32).y, data.y.float())
     True
     """
     root = check_count("seed", seed, minimum=0)
     check_dtype("dtype", dtype)
     sigma = check_nonnegative("noise_std", noise_std)
-    x = cluster_inputs(points_per_cluster, torch.float64)
+    x = cluster_inputs(points_per_cluster, _F64)
     features = featurize(x)
-    labeller = Net(seed=derive_seed(root, "labels"), dtype=torch.float64)
-    noise = torch.randn(
-        x.shape[0], 1, dtype=torch.float64, generator=torch_generator(root, "noise")
-    )
+    labeller = Net(seed=derive_seed(root, "labels"), dtype=_F64)
+    noise = torch.randn(len(x), 1, dtype=_F64, generator=torch_generator(root, "noise"))
     with torch.no_grad():
-        # $$y = f_{\theta^\star}([x, x^2]) + \varepsilon, \qquad \varepsilon \sim N(0, \sigma^2)$$
-        y = labeller(features) + sigma * noise
-    return ClusterData(
-        x=x.to(dtype), features=features.to(dtype), y=y.to(dtype), noise_std=sigma, seed=root
-    )
+        y = labeller(features) + sigma * noise  # $y = f_{\theta^\star}([x, x^2]) + \sigma z$
+    return ClusterData(x.to(dtype), features.to(dtype), y.to(dtype), sigma, root)
 
 
 def scaled_regression(
     *, seed: int = 0, n_samples: int = 200, n_features: int = 8, noise: float = 0.5
 ) -> tuple[Tensor, Tensor, Tensor]:
-    r"""Linear data whose columns have scales $10^{-1.5}, \dots, 10^{1.5}$, float64.
+    r"""Linear data ``(x, y, scales)`` whose columns have scales $10^{-1.5}, \dots, 10^{1.5}$.
 
-    Column $j$ is standard normal times its scale $s_j$ (log-spaced), and its true weight
-    is standard normal divided by $s_j$, so every column contributes to the target on
-    the same scale while the gradients of the weights differ by orders of magnitude.
-
-    Parameters
-    ----------
-    seed : int, default 0
-        Seeds inputs, true weights and noise.
-    n_samples, n_features : int
-        Shape of the design matrix.
-    noise : float, default 0.5
-        Standard deviation of the target noise.
-
-    Returns
-    -------
-    tuple of Tensor
-        ``(x, y, scales)``: inputs (n_samples, n_features), targets (n_samples,) and
-        the column scales (n_features,).
-
-    Raises
-    ------
-    TypeError, ValueError
-        On a bad seed, size or noise level.
+    Column $j$ is standard normal times $s_j$, its true weight standard normal over $s_j$: all
+    columns contribute alike, the gradients differ by orders of magnitude. Float64.
 
     Examples
     --------
@@ -380,38 +226,20 @@ def scaled_regression(
     n, d = check_count("n_samples", n_samples), check_count("n_features", n_features)
     sigma = check_nonnegative("noise", noise)
     gen = torch_generator(root, "scaled-regression")
-    scales = torch.logspace(-1.5, 1.5, d, dtype=torch.float64)
-    x = torch.randn(n, d, generator=gen, dtype=torch.float64) * scales
-    w = torch.randn(d, generator=gen, dtype=torch.float64) / scales
-    # $$y = Xw + \varepsilon, \qquad \varepsilon \sim N(0, \sigma^2)$$
-    y = x @ w + sigma * torch.randn(n, generator=gen, dtype=torch.float64)
+    scales = torch.logspace(-1.5, 1.5, d, dtype=_F64)
+    x = torch.randn(n, d, generator=gen, dtype=_F64) * scales
+    w = torch.randn(d, generator=gen, dtype=_F64) / scales
+    y = x @ w + sigma * torch.randn(n, generator=gen, dtype=_F64)  # $y = Xw + \varepsilon$
     return x, y, scales
 
 
 def high_dimensional_regression(
     *, seed: int = 0, n_train: int = 20, n_valid: int = 100, n_features: int = 200
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    r"""The overfitting set of *Dive into Deep Learning*: few rows, many features, float64.
+    r"""*Dive into Deep Learning*'s overfitting set: few rows, many features, float64.
 
-    Targets are $y = 0.05 + 0.01\sum_j x_j + \varepsilon$ with standard normal inputs
-    and $\varepsilon \sim N(0, 0.01^2)$.
-
-    Parameters
-    ----------
-    seed : int, default 0
-        Seeds inputs and noise.
-    n_train, n_valid, n_features : int
-        Training rows, validation rows and features.
-
-    Returns
-    -------
-    tuple of Tensor
-        ``(x_train, y_train, x_valid, y_valid)``, targets of shape (rows, 1).
-
-    Raises
-    ------
-    TypeError, ValueError
-        On a bad seed or size.
+    $y = 0.05 + 0.01\sum_j x_j + \varepsilon$ with standard normal $x$ and
+    $\varepsilon \sim N(0, 0.01^2)$; returns ``(x_train, y_train, x_valid, y_valid)``.
 
     Examples
     --------
@@ -423,8 +251,169 @@ def high_dimensional_regression(
     train, valid = check_count("n_train", n_train), check_count("n_valid", n_valid)
     d = check_count("n_features", n_features)
     gen = torch_generator(root, "high-dimensional")
-    x = torch.randn(train + valid, d, generator=gen, dtype=torch.float64)
-    noise = 0.01 * torch.randn(train + valid, 1, generator=gen, dtype=torch.float64)
-    # $$y = 0.05 + \sum_j 0.01\,x_j + \varepsilon$$
+    x = torch.randn(train + valid, d, generator=gen, dtype=_F64)
+    noise = 0.01 * torch.randn(train + valid, 1, generator=gen, dtype=_F64)
+    # $$y = 0.05 + 0.01\sum_j x_j + \varepsilon$$
     y = 0.05 + 0.01 * x.sum(dim=1, keepdim=True) + noise
     return x[:train], y[:train], x[train:], y[train:]
+
+
+def polynomial_features(x: Tensor, degree: int) -> Tensor:
+    r"""The monomials $x_1^i x_2^j$, $1 \le i + j \le q$, of points `x` of shape (m, 2).
+
+    In scikit-learn's `PolynomialFeatures` order (by degree, then by falling $i$), without
+    its constant column: shape (m, q(q + 3)/2).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.data import polynomial_features
+    >>> polynomial_features(torch.tensor([[2.0, 3.0]]), 2)
+    tensor([[2., 3., 4., 6., 9.]])
+    """
+    if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != 2:
+        found = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must have shape (m, 2), got {found}")
+    q = check_count("degree", degree)
+    powers = [(i, p - i) for p in range(1, q + 1) for i in range(p, -1, -1)]
+    return torch.stack([x[:, 0].pow(i) * x[:, 1].pow(j) for i, j in powers], dim=1)
+
+
+def make_moons(
+    n: int, noise: float = 0.25, *, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> tuple[Tensor, Tensor]:
+    r"""Two interleaved half circles: `n` points (n, 2) and balanced labels in {0, 1}.
+
+    Class 0 lies on $(\cos t, \sin t)$, class 1 on $(1 - \cos t, \tfrac12 - \sin t)$ with
+    $t \sim U(0, \pi)$, plus $\mathcal N(0, \sigma^2 I)$ noise, $\sigma$ = `noise`.
+
+    Examples
+    --------
+    >>> from weightdecay.data import make_moons
+    >>> x, y = make_moons(6, noise=0.0)
+    >>> x.shape, sorted(y.tolist())
+    (torch.Size([6, 2]), [0, 0, 0, 1, 1, 1])
+    """
+    m = check_count("n", n)
+    sigma = check_nonnegative("noise", noise)
+    labels = (torch.arange(m) % 2)[torch.randperm(m, generator=torch_generator(seed, "labels"))]
+    t = math.pi * torch.rand(m, dtype=dtype, generator=torch_generator(seed, "positions"))
+    upper = torch.stack([torch.cos(t), torch.sin(t)], dim=1)
+    lower = torch.stack([1 - torch.cos(t), 0.5 - torch.sin(t)], dim=1)
+    points = torch.where(labels.unsqueeze(1) == 1, lower, upper)
+    noise_draw = torch.randn(m, 2, dtype=dtype, generator=torch_generator(seed, "noise"))
+    return points + sigma * noise_draw, labels  # $x = \text{point} + \sigma\varepsilon$
+
+
+def make_blobs(
+    n: int, n_classes: int = 3, spread: float = 1.0, *, centres: Tensor | None = None,
+    seed: int = 0, stream: str | None = None, dtype: torch.dtype = torch.float64,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    r"""Gaussian blobs: `n` points $x \sim \mathcal N(c_y, s^2 I)$ and their labels $y$.
+
+    Parameters
+    ----------
+    centres : Tensor or None, default None
+        The centres $c_k$, shape (n_classes, dim). None puts them on a circle in the plane,
+        $c_k = 1.5\,(\cos\phi_k, \sin\phi_k)$ with $\phi_k = \pi/2 + 2\pi k/K$.
+    stream : str or None, default None
+        None draws labels balanced across the classes (shuffled by the seed's "labels"
+        generator), then the noise (its "noise" generator). A name draws uniform labels,
+        then the noise, from the seed's one generator of that name.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.data import make_blobs, torch_generator
+    >>> x, y = make_blobs(9, spread=0.0)
+    >>> sorted(set(round(v, 6) for v in x.norm(dim=1).tolist()))
+    [1.5]
+    >>> centres = torch.randn(4, 5, dtype=torch.float64, generator=torch_generator(0, "c"))
+    >>> x, y = make_blobs(20000, 4, centres=centres, stream="train")
+    >>> bool(((x - centres[y]).var(dim=0) - 1).abs().max() < 0.05)
+    True
+    """
+    m = check_count("n", n)
+    k = check_count("n_classes", n_classes, minimum=2)
+    s = check_nonnegative("spread", spread)
+    if centres is not None and (not isinstance(centres, Tensor) or centres.shape[:1] != (k,)):
+        found = tuple(centres.shape) if isinstance(centres, Tensor) else type(centres).__name__
+        raise ValueError(f"centres must have shape ({k}, dim), got {found}")
+    if stream is None:
+        shuffle = torch.randperm(m, generator=torch_generator(seed, "labels"))
+        labels = (torch.arange(m) % k)[shuffle]  # as even across the classes as possible
+        noise_generator = torch_generator(seed, "noise")
+    else:
+        noise_generator = torch_generator(seed, stream)
+        labels = torch.randint(0, k, (m,), generator=noise_generator)
+    if centres is None:
+        angle = math.pi / 2 + 2 * math.pi * labels.to(dtype) / k  # $\phi_y$
+        at = 1.5 * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    else:
+        at = centres[labels].to(dtype)
+    noise = torch.randn(m, at.shape[1], dtype=dtype, generator=noise_generator)
+    return at + s * noise, labels  # $x = c_y + s\,\varepsilon$
+
+
+@dataclass(frozen=True)
+class PlanarTask:
+    """A 2-D classification task, "moons" or "blobs", with polynomial features of `degree`.
+
+    ``mean`` and ``std`` are the training features' column means and standard deviations.
+    """
+
+    name: str
+    n_classes: int
+    degree: int
+    points_train: Tensor
+    y_train: Tensor
+    points_test: Tensor
+    y_test: Tensor
+    mean: Tensor
+    std: Tensor
+
+    def features(self, points: Tensor) -> Tensor:
+        r"""Standardized polynomial features $(\phi(x) - \mu)/s$ of points (m, 2)."""
+        return (polynomial_features(points, self.degree) - self.mean) / self.std
+
+    @cached_property
+    def x_train(self) -> Tensor:
+        """The training features (computed on first use, then kept)."""
+        return self.features(self.points_train)
+
+    @cached_property
+    def x_test(self) -> Tensor:
+        """The test features (computed on first use, then kept)."""
+        return self.features(self.points_test)
+
+
+def make_task(
+    name: str, *, n_train: int = 60, n_test: int = 4000, degree: int = 6, seed: int = 0
+) -> PlanarTask:
+    """The moons (two classes) or blobs (three classes) task with polynomial features.
+
+    A small training set, which a flexible model overfits, and a large test set drawn with
+    seed ``seed + 1_000_003``.
+
+    Examples
+    --------
+    >>> from weightdecay.data import make_task
+    >>> task = make_task("blobs", n_train=30, n_test=100)
+    >>> task.n_classes, tuple(task.x_train.shape), tuple(task.x_test.shape)
+    (3, (30, 27), (100, 27))
+    >>> bool(task.x_train.mean(dim=0).abs().max() < 1e-12)  # standardized
+    True
+    """
+    if name not in ("moons", "blobs"):
+        raise ValueError(f"name must be one of ['blobs', 'moons'], got {name!r}")
+    n_tr = check_count("n_train", n_train, minimum=2)
+    n_te = check_count("n_test", n_test)
+    q = check_count("degree", degree)
+    draw = make_moons if name == "moons" else make_blobs
+    points_train, y_train = draw(n_tr, seed=seed)
+    points_test, y_test = draw(n_te, seed=seed + 1_000_003)
+    phi = polynomial_features(points_train, q)
+    return PlanarTask(
+        name, 2 if name == "moons" else 3, q, points_train, y_train, points_test, y_test,
+        phi.mean(dim=0), phi.std(dim=0),
+    )  # fmt: skip

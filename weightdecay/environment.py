@@ -16,36 +16,18 @@ PACKAGES = ("torch", "numpy", "scikit-learn", "scipy", "matplotlib", "pandas", "
 """The distributions whose versions `describe` reports."""
 
 
-def _cpu_model() -> str:
-    """The processor's model name from /proc/cpuinfo, else `platform.processor()`."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
+def _proc_field(file: str, key: str) -> str | None:
+    """The value after ``key:`` in a file of /proc (Linux), or None."""
+    path = Path("/proc") / file
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith(key):
                 return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _memory() -> str:
-    """Total memory from /proc/meminfo, in GiB, else 'unknown'."""
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                kib = int(line.split()[1])
-                return f"{kib / 2**20:.1f} GiB"
-    return "unknown"
+    return None
 
 
 def describe() -> dict[str, str]:
-    """The software versions, thread counts and machine of the running process.
-
-    Returns
-    -------
-    dict of str to str
-        Python and package versions (`PACKAGES`), PyTorch's intra-op thread
-        count and whether it has MKL, the CPU model, logical core count,
-        memory and platform.
+    """Python and package versions, PyTorch's threads and MKL, CPU, cores, memory, platform.
 
     Examples
     --------
@@ -64,8 +46,9 @@ def describe() -> dict[str, str]:
     info["torch threads"] = str(torch.get_num_threads())
     has_mkl = torch.backends.mkl.is_available()  # type: ignore[no-untyped-call]
     info["torch MKL"] = "yes" if has_mkl else "no"
-    info["CPU"] = _cpu_model()
+    info["CPU"] = _proc_field("cpuinfo", "model name") or platform.processor() or "unknown"
     info["logical cores"] = str(os.cpu_count())
-    info["memory"] = _memory()
+    kib = _proc_field("meminfo", "MemTotal:")
+    info["memory"] = f"{int(kib.split()[0]) / 2**20:.1f} GiB" if kib else "unknown"
     info["platform"] = platform.platform()
     return info

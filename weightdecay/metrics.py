@@ -1,46 +1,48 @@
-r"""How close two results are: the first source document's MAPE, and plain norms.
+r"""How close two results are, and how precisely a run measures an average.
 
-Parity figures on the site are norm-wise relative errors
-$\lVert a - b\rVert_2 / \lVert b\rVert_2$ unless they say otherwise; the modified
-MAPE is kept because the first source document reports its parity with it.
+Parity figures are norm-wise relative errors unless they say otherwise; MAPE is the first
+source document's. The run statistics compare a window of a run with the norm's equilibrium.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from numbers import Real
 
 import torch
 from torch import Tensor
 
-from weightdecay._checks import as_tensor_list, check_same_layout
+from weightdecay._checks import (
+    as_tensor_list,
+    check_count,
+    check_nonnegative,
+    check_positive,
+    check_same_layout,
+)
+from weightdecay.normalization import _check_rate
 
-__all__ = ["flatten", "mape", "max_abs_diff", "mse", "relative_error", "scalar_relative_error"]
+__all__ = [
+    "comparison_bias",
+    "comparison_standard_error",
+    "flatten",
+    "integrated_autocorrelation_time",
+    "mape",
+    "max_abs_diff",
+    "mean_standard_error",
+    "mse",
+    "relative_error",
+    "scalar_relative_error",
+]
 
 
 def flatten(tensors: Tensor | Iterable[Tensor]) -> Tensor:
-    """Concatenate one or several tensors into one detached 1-d tensor.
-
-    Parameters
-    ----------
-    tensors : Tensor or iterable of Tensor
-        Floating tensors of one dtype, for instance `model.parameters()`.
-
-    Returns
-    -------
-    Tensor
-        A new 1-d tensor (a copy: later in-place updates of the inputs do not
-        change it).
-
-    Raises
-    ------
-    TypeError, ValueError
-        If `tensors` is empty or mixes dtypes.
+    """Concatenate floating tensors of one dtype into one new, detached 1-d tensor (a copy).
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import flatten
+    >>> from weightdecay.metrics import flatten
     >>> flatten([torch.ones(2, 2), torch.zeros(3)])
     tensor([1., 1., 1., 1., 0., 0., 0.])
     """
@@ -55,41 +57,19 @@ def _pair(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -> tuple[T
 
 
 def mape(pred: Tensor | float, true: Tensor | float) -> float:
-    r"""The modified mean absolute percentage error of the first source document.
+    r"""The first source document's modified MAPE, prediction first (two tensors or two numbers).
 
-    Prediction first. Per element the error is $|(t - p)/t|$ where $t \ne 0$ and
-    $|p|$ where $t = 0$ (so a zero target does not divide by zero); the result is
-    the mean over all elements, times 100.
-
-    Parameters
-    ----------
-    pred : Tensor or float
-        The values under test.
-    true : Tensor or float
-        The reference, same shape and dtype as `pred` (or both plain numbers).
-
-    Returns
-    -------
-    float
-        The error in percent.
-
-    Raises
-    ------
-    TypeError
-        If one argument is a tensor and the other is not, or the dtypes differ.
-    ValueError
-        If the shapes differ.
+    $$\text{MAPE} = \frac{100}{N}\sum_i e_i, \qquad
+    e_i = |(t_i - p_i)/t_i| \text{ if } t_i \ne 0, \text{ else } |p_i|.$$
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import mape
+    >>> from weightdecay.metrics import mape
     >>> mape(torch.tensor([1.1, 2.0]), torch.tensor([1.0, 2.0]))  # (10% + 0%) / 2
     5.0...
     >>> mape(torch.tensor([0.5, 1.0]), torch.tensor([0.0, 1.0]))  # |0.5| counts as 50%
     25.0
-    >>> mape(3.0, 3.0)
-    0.0
     """
     if isinstance(pred, Tensor) != isinstance(true, Tensor):
         raise TypeError(
@@ -100,85 +80,43 @@ def mape(pred: Tensor | float, true: Tensor | float) -> float:
         for name, value in (("pred", pred), ("true", true)):
             if isinstance(value, bool) or not isinstance(value, Real):
                 raise TypeError(f"{name} must be a tensor or a real number, got {value!r}")
-        pred_t = torch.tensor(float(pred), dtype=torch.float64)
-        true_t = torch.tensor(float(true), dtype=torch.float64)
+        pred_t, true_t = (torch.tensor(float(v), dtype=torch.float64) for v in (pred, true))
     else:
         check_same_layout(("pred", "true"), [pred], [true])
         pred_t, true_t = pred.detach(), true.detach()
     nonzero = true_t != 0
-    # $$e_i = |(t_i - p_i)/t_i| \text{ if } t_i \ne 0, \qquad e_i = |p_i| \text{ if } t_i = 0$$
+    # e_i = |(t_i - p_i) / t_i| if t_i != 0, |p_i| if t_i = 0
     safe = torch.where(nonzero, true_t, torch.ones_like(true_t))
     errors = torch.where(nonzero, ((true_t - pred_t) / safe).abs(), pred_t.abs())
-    # $$\text{MAPE} = \frac{100}{N}\sum_i e_i$$
-    return float(errors.mean() * 100)
+    return float(errors.mean() * 100)  # 100 / N sum_i e_i
 
 
 def relative_error(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -> float:
     r"""Norm-wise relative error $\lVert a - b\rVert_2 / \lVert b\rVert_2$, `b` the reference.
 
-    Lists of tensors are compared as if concatenated into one vector. The
-    arithmetic is done in float64, so the figure measures the inputs, not the
-    metric's own rounding.
-
-    Parameters
-    ----------
-    a : Tensor or iterable of Tensor
-        The values under test.
-    b : Tensor or iterable of Tensor
-        The reference; same number of tensors, shapes and dtypes as `a`.
-
-    Returns
-    -------
-    float
-        The relative error (0.0 when bitwise equal).
-
-    Raises
-    ------
-    ValueError
-        If shapes or lengths differ, or `b` is all zeros (relative error undefined).
-    TypeError
-        If dtypes differ.
+    Lists of tensors count as one concatenated vector; the arithmetic is float64.
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import relative_error
+    >>> from weightdecay.metrics import relative_error
     >>> relative_error(torch.tensor([3.0, 4.5]), torch.tensor([3.0, 4.0]))  # 0.5 / 5
     0.1
-    >>> relative_error([torch.ones(2)], [torch.ones(2)])
-    0.0
     """
     x, y = _pair(a, b)
     scale = torch.linalg.vector_norm(y)
     if scale == 0:
         raise ValueError("b must have a nonzero norm for a relative error; got all zeros")
-    # $$\frac{\lVert a - b\rVert_2}{\lVert b\rVert_2}$$
-    return float(torch.linalg.vector_norm(x - y) / scale)
+    return float(torch.linalg.vector_norm(x - y) / scale)  # ||a - b||_2 / ||b||_2
 
 
 def scalar_relative_error(a: Tensor | float, b: Tensor | float) -> float:
-    """Relative difference $|a - b| / |b|$ of two numbers, `b` the reference.
-
-    Parameters
-    ----------
-    a, b : Tensor or float
-        Two scalars (0-d tensors are converted with ``float``); `b` nonzero.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        If `b` is zero.
+    """Relative difference $|a - b| / |b|$ of two numbers (or 0-d tensors), `b` the reference.
 
     Examples
     --------
     >>> from weightdecay.metrics import scalar_relative_error
     >>> scalar_relative_error(1.5, 2.0)
-    0.25
-    >>> scalar_relative_error(torch.tensor(3.0), torch.tensor(4.0))
     0.25
     """
     x, y = float(a), float(b)
@@ -188,64 +126,125 @@ def scalar_relative_error(a: Tensor | float, b: Tensor | float) -> float:
 
 
 def max_abs_diff(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -> float:
-    r"""Largest absolute difference $\max_i |a_i - b_i|$.
-
-    Parameters
-    ----------
-    a, b : Tensor or iterable of Tensor
-        Same number of tensors, shapes and dtypes.
-
-    Returns
-    -------
-    float
-        0.0 exactly when `a` and `b` are bitwise equal (up to the sign of zero).
-
-    Raises
-    ------
-    ValueError
-        If shapes or lengths differ.
-    TypeError
-        If dtypes differ.
+    r"""Largest absolute difference $\max_i |a_i - b_i|$: 0.0 exactly when bitwise equal.
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import max_abs_diff
+    >>> from weightdecay.metrics import max_abs_diff
     >>> max_abs_diff(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.25]))
     0.25
     """
     x, y = _pair(a, b)
-    # $$\lVert a - b\rVert_\infty$$
-    return float((x - y).abs().max())
+    return float((x - y).abs().max())  # ||a - b||_inf
 
 
 def mse(pred: Tensor, target: Tensor) -> float:
-    r"""Mean squared error $\frac{1}{N}\sum_i (\hat y_i - y_i)^2$ over all entries, as a float.
-
-    Parameters
-    ----------
-    pred, target : Tensor
-        Same shape and dtype.
-
-    Returns
-    -------
-    float
-        The mean squared error, computed in the inputs' dtype.
-
-    Raises
-    ------
-    ValueError
-        If the shapes differ.
-    TypeError
-        If the dtypes differ.
+    r"""Mean squared error $\frac{1}{N}\sum_i (\hat y_i - y_i)^2$ over all entries, in their dtype.
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import mse
+    >>> from weightdecay.metrics import mse
     >>> mse(torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]]))
     2.5
     """
     check_same_layout(("pred", "target"), [pred], [target])
-    # $$\frac{1}{N}\sum_i (\hat y_i - y_i)^2$$
-    return float((pred.detach() - target.detach()).pow(2).mean())
+    return float((pred.detach() - target.detach()).pow(2).mean())  # 1/N sum_i (p_i - y_i)^2
+
+
+def comparison_bias(relative_variance: float) -> tuple[float, float]:
+    r"""The expected relative offsets $(v/8, v)$ of a window's mean norm and angular update.
+
+    With $n_t = \lVert W_t\rVert^2$ fluctuating by $v = \operatorname{Var}(n)/\bar n^2$ (AR(1),
+    factor $1 - 2q$, $q = \eta\lambda(2 - \eta\lambda)$), the root-mean-square angular update
+    exceeds `equilibrium_angular_update` by $v$ and the mean $\lVert W\rVert$ exceeds
+    `equilibrium_norm` ($G = \overline{\hat g^2}$) by $v/2 - 3v/8$, to first order in $v$.
+
+    Examples
+    --------
+    >>> from weightdecay.metrics import comparison_bias
+    >>> comparison_bias(0.08)
+    (0.01, 0.08)
+    """
+    v = check_nonnegative("relative_variance", relative_variance)
+    return v / 8, v  # norm: v/8, angular update: v
+
+
+def comparison_standard_error(
+    lr: float, weight_decay: float, relative_variance: float, steps: int
+) -> tuple[float, float]:
+    r"""The relative standard errors of a window's mean norm and angular update.
+
+    The window's ends, $N$ = `steps` apart with $\ln(n_N/n_0)$ of deviation $\sqrt{2v}$, set the
+    statistical part of the offsets of `comparison_bias`; it falls like $1/N$:
+
+    $$\frac{\sqrt{2v}}{4qN}\ \text{(norm)}, \qquad \frac{\sqrt{2v}}{2qN}\ \text{(angular)}.$$
+
+    Examples
+    --------
+    >>> from weightdecay.metrics import comparison_standard_error
+    >>> norm, angular = comparison_standard_error(0.25, 0.032, 2e-3, 1500)
+    >>> angular / norm, comparison_standard_error(0.25, 0.032, 2e-3, 3000)[0] / norm
+    (2.0, 0.5)
+    """
+    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    v = check_nonnegative("relative_variance", relative_variance)
+    n_steps = check_count("steps", steps)
+    q = eta * lam * (2 - eta * lam)
+    norm_error = math.sqrt(2 * v) / (4 * q * n_steps)  # sqrt(2v) / (4qN)
+    return norm_error, 2 * norm_error
+
+
+def integrated_autocorrelation_time(series: Tensor, window_factor: float = 5.0) -> float:
+    r"""$\tau_{\text{int}} = 1 + 2\sum_{k=1}^{M}\hat\rho_k$, estimated from the series itself.
+
+    A mean of $N$ correlated values has variance $\operatorname{Var}(x)\,\tau_{\text{int}}/N$.
+    The $\hat\rho_k$ (centred series, $1/N$) are summed to the smallest $M \ge c\,\hat\tau(M)$,
+    $c$ = `window_factor` (Madras and Sokal, 1988); the relative variance is about $2(2M + 1)/N$.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.metrics import integrated_autocorrelation_time
+    >>> from torch.nn.functional import conv1d
+    >>> noise = torch.randn(1, 1, 100_199, generator=torch.Generator().manual_seed(0)).double()
+    >>> kernel = 0.8 ** torch.arange(199.0, -1, -1, dtype=torch.float64)  # AR(1), rho = 0.8
+    >>> tau = integrated_autocorrelation_time(conv1d(noise, kernel.view(1, 1, -1)).view(-1))
+    >>> abs(tau / 9 - 1) < 4 * 0.043  # tau_int = (1 + rho) / (1 - rho); 4 sd, M = 5 * 9
+    True
+    """
+    if not isinstance(series, Tensor) or series.dim() != 1 or not series.is_floating_point():
+        raise TypeError(f"series must be a one-dimensional floating tensor, got {series!r}")
+    c = check_positive("window_factor", window_factor)
+    n = series.shape[0]
+    if n < 2:
+        raise ValueError(f"series must hold at least two values, got {n}")
+    spectrum = torch.fft.rfft(series.double() - series.double().mean(), n=2 * n)
+    # c_k = 1/N sum_t x_t x_{t+k}
+    autocovariance = torch.fft.irfft(spectrum * spectrum.conj(), n=2 * n)[:n] / n
+    if autocovariance[0].item() <= 0:
+        raise ValueError("series must not be constant")
+    rho = autocovariance / autocovariance[0]
+    tau = 1 + 2 * torch.cumsum(rho[1:], dim=0)  # tau(M) = 1 + 2 sum_{k <= M} rho_k
+    inside = (torch.arange(1, n, dtype=torch.float64) >= c * tau).nonzero()
+    m = int(inside[0, 0].item()) if inside.numel() else n - 2
+    return float(tau[m].item())
+
+
+def mean_standard_error(series: Tensor, window_factor: float = 5.0) -> float:
+    r"""The standard error of a correlated series' mean, $\sigma\sqrt{\tau_{\text{int}}/N}$.
+
+    Arguments as in `integrated_autocorrelation_time`; $\sigma$ with $1/N$.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from weightdecay.metrics import mean_standard_error
+    >>> x = torch.randn(40_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> abs(mean_standard_error(x) / (1 / 200) - 1) < 0.1  # independent: about 1/sqrt(N)
+    True
+    """
+    tau = integrated_autocorrelation_time(series, window_factor)
+    spread = series.double().std(unbiased=False).item()
+    return spread * math.sqrt(tau / series.shape[0])  # sigma sqrt(tau / N)

@@ -1,14 +1,9 @@
-r"""The L2 penalty and its gradient.
+r"""The L2 penalty, its gradient, and the decay strength in scikit-learn's parameters.
 
-The regularized objective of every page is
-
-$$J(\theta) = L(\theta) + \frac{\lambda}{2}\lVert\theta\rVert_2^2,$$
-
-where $L$ is the data loss and $\lambda \ge 0$ the decay strength (`lambd` in
-code, `weight_decay` in `torch.optim`). Its penalty term has gradient
-$\lambda\theta$, so a gradient step on $J$ is a step on $L$ followed by (or
-fused with) a shrinkage of $\theta$ towards zero: that is where the name
-*weight decay* comes from.
+Every page regularizes
+$J(\theta) = L(\theta) + \frac{\lambda}{2}\lVert\theta - \theta_0\rVert_2^2$ with
+$\lambda \ge 0$ (`lambd`; `weight_decay` in `torch.optim`) and centre $\theta_0$ (zero by
+default); the penalty's gradient $\lambda(\theta - \theta_0)$ shrinks $\theta$ at every step.
 """
 
 from __future__ import annotations
@@ -18,44 +13,38 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from weightdecay._checks import as_tensor_list, check_nonnegative, offsets
+from weightdecay._checks import (
+    as_tensor_list,
+    check_count,
+    check_nonnegative,
+    check_positive,
+    offsets,
+)
 
-__all__ = ["l2_penalty", "l2_penalty_grad", "squared_norm"]
+__all__ = [
+    "decay_from_logistic_c",
+    "decay_from_ridge_alpha",
+    "l2_penalty",
+    "l2_penalty_grad",
+    "logistic_c",
+    "ridge_alpha",
+    "squared_norm",
+]
 
 
 def squared_norm(params: Tensor | Iterable[Tensor]) -> Tensor:
-    r"""Squared Euclidean norm of all entries of one or several tensors.
-
-    $\lVert\theta\rVert_2^2 = \sum_j \theta_j^2$ over every entry of every
-    tensor, as if they were concatenated into one vector $\theta$.
+    r"""Squared norm $\lVert\theta\rVert_2^2 = \sum_j \theta_j^2$ over every entry of every tensor.
 
     Parameters
     ----------
     params : Tensor or iterable of Tensor
         One tensor or a non-empty iterable of floating tensors of one dtype.
 
-    Returns
-    -------
-    Tensor
-        A 0-d tensor of the same dtype, differentiable with respect to `params`.
-
-    Raises
-    ------
-    TypeError
-        If `params` is not a tensor or an iterable of floating tensors of one dtype.
-    ValueError
-        If `params` is empty.
-
     Examples
     --------
-    The norm of a list equals the norm of its concatenation:
-
     >>> import torch
-    >>> from weightdecay import squared_norm
-    >>> a, b = torch.tensor([3.0, 4.0]), torch.tensor([[12.0]])
-    >>> squared_norm([a, b]).item()
-    169.0
-    >>> squared_norm(torch.cat([a, b.flatten()])).item()
+    >>> from weightdecay.penalty import squared_norm
+    >>> squared_norm([torch.tensor([3.0, 4.0]), torch.tensor([[12.0]])]).item()
     169.0
     """
     tensors = as_tensor_list("params", params)
@@ -68,57 +57,22 @@ def l2_penalty(
     lambd: float,
     centre: Tensor | Iterable[Tensor] | None = None,
 ) -> Tensor:
-    r"""The L2 penalty $\frac{\lambda}{2}\lVert\theta - \theta_0\rVert^2$ (zero centre by default).
+    r"""The L2 penalty $\frac{\lambda}{2}\lVert\theta - \theta_0\rVert_2^2$ (a 0-d tensor).
 
     Parameters
     ----------
     params : Tensor or iterable of Tensor
-        The penalized parameters $\theta$: one tensor or a non-empty iterable
-        of floating tensors of one dtype (for instance `model.parameters()`).
-    lambd : float
-        The decay strength $\lambda \ge 0$, finite.
+        $\theta$, for instance `model.parameters()`; a matrix counts by its Frobenius norm.
     centre : Tensor or iterable of Tensor, optional
-        $\theta_0$, matching `params` tensor for tensor: decay towards it instead of
-        towards zero (L2-SP, Li et al. 2018).
-
-    Returns
-    -------
-    Tensor
-        A 0-d tensor, differentiable with respect to `params`.
-
-    Raises
-    ------
-    TypeError
-        If `lambd` is not a real number, or `params` holds something other
-        than floating tensors of one dtype.
-    ValueError
-        If `lambd` is negative or not finite, or `params` is empty.
-
-    See Also
-    --------
-    l2_penalty_grad : its gradient, $\lambda\theta$.
-
-    Notes
-    -----
-    For a matrix $W \in \mathbb{R}^{n\times k}$ the penalty is
-    $\frac{\lambda}{2}\sum_{i=1}^{n}\sum_{j=1}^{k} w_{ij}^2$, the squared
-    Frobenius norm: the shape of a parameter plays no role.
+        $\theta_0$, matching `params` tensor for tensor (L2-SP, Li et al. 2018); zero if None.
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay import l2_penalty
+    >>> from weightdecay.penalty import l2_penalty
     >>> w = torch.tensor([[1.0, -2.0], [0.5, 0.0]], dtype=torch.float64)
     >>> l2_penalty(w, lambd=0.1).item()  # 0.05 * (1 + 4 + 0.25)
     0.2625
-    >>> net = torch.nn.Linear(3, 2)
-    >>> penalty = l2_penalty(net.parameters(), lambd=0.5)
-    >>> by_hand = 0.25 * (net.weight.pow(2).sum() + net.bias.pow(2).sum())
-    >>> bool(torch.isclose(penalty, by_hand))
-    True
-
-    With a centre the penalty measures the distance to it:
-
     >>> l2_penalty(torch.tensor([3.0, 4.0]), lambd=2.0, centre=torch.tensor([3.0, 2.0])).item()
     4.0
     """
@@ -132,40 +86,15 @@ def l2_penalty_grad(
     lambd: float,
     centre: Tensor | Iterable[Tensor] | None = None,
 ) -> list[Tensor]:
-    r"""The analytic gradient of the L2 penalty, $\lambda(\theta - \theta_0)$.
-
-    Differentiating entry by entry,
-    $\frac{\partial}{\partial\theta_p}\frac{\lambda}{2}\sum_j\theta_j^2
-    = \frac{\lambda}{2}\cdot 2\theta_p = \lambda\theta_p$, because
-    $\partial\theta_j/\partial\theta_p$ is 1 when $j = p$ and 0 otherwise.
-
-    Parameters
-    ----------
-    params : Tensor or iterable of Tensor
-        The penalized parameters $\theta$.
-    lambd : float
-        The decay strength $\lambda \ge 0$, finite.
-    centre : Tensor or iterable of Tensor, optional
-        $\theta_0$; zero by default.
-
-    Returns
-    -------
-    list of Tensor
-        One detached tensor per parameter, $\lambda(\theta - \theta_0)$, same shapes.
-
-    Raises
-    ------
-    TypeError
-        As for `l2_penalty`.
-    ValueError
-        As for `l2_penalty`.
+    r"""The penalty's gradient $\lambda(\theta - \theta_0)$, one detached tensor per parameter.
 
     Examples
     --------
-    Autograd of the penalty equals the analytic gradient:
+    Autograd of the penalty equals it:
 
     >>> import torch
-    >>> from weightdecay import l2_penalty, l2_penalty_grad
+    >>> from weightdecay.penalty import l2_penalty, l2_penalty_grad
+    >>> _ = torch.manual_seed(0)
     >>> net = torch.nn.Linear(4, 3).double()
     >>> l2_penalty(net.parameters(), lambd=0.01).backward()
     >>> analytic = l2_penalty_grad(net.parameters(), lambd=0.01)
@@ -177,3 +106,92 @@ def l2_penalty_grad(
     tensors = offsets(params, centre)
     # $$\nabla_\theta\,\ell_2(\theta) = \lambda(\theta - \theta_0)$$
     return [lam * tensor.detach() for tensor in tensors]
+
+
+def ridge_alpha(lambd: float, n_samples: int, n_targets: int = 1) -> float:
+    r"""scikit-learn `Ridge` penalty weight $\alpha = nk\lambda/2$ for our objective.
+
+    With residual $R = Y - XW - \mathbf{1}b^\top$, our objective
+    $\frac{1}{nk}\lVert R\rVert_F^2 + \frac{\lambda}{2}\lVert W\rVert_F^2$ times $nk$ is
+    `Ridge`'s $\lVert R\rVert_F^2 + \alpha\lVert W\rVert_F^2$ (intercept unpenalized).
+
+    Parameters
+    ----------
+    n_samples : int
+        $n \ge 1$, the training rows.
+    n_targets : int, default 1
+        $k \ge 1$, the outputs the mean squared error averages over.
+
+    Examples
+    --------
+    At scikit-learn's solution the gradient of our objective vanishes:
+
+    >>> import torch
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import Ridge
+    >>> from weightdecay.penalty import ridge_alpha
+    >>> X, Y = make_regression(n_samples=50, n_features=4, n_targets=2, random_state=0)
+    >>> fit = Ridge(alpha=ridge_alpha(0.3, n_samples=50, n_targets=2)).fit(X, Y)
+    >>> W = torch.tensor(fit.coef_.T, requires_grad=True)
+    >>> b = torch.tensor(fit.intercept_, requires_grad=True)
+    >>> X, Y = torch.tensor(X), torch.tensor(Y)
+    >>> ((X @ W + b - Y).pow(2).mean() + 0.3 / 2 * W.pow(2).sum()).backward()
+    >>> float(W.grad.abs().max()) < 1e-10, float(b.grad.abs().max()) < 1e-10
+    (True, True)
+    """
+    lam = check_nonnegative("lambd", lambd)
+    n = check_count("n_samples", n_samples)
+    k = check_count("n_targets", n_targets)
+    # $$\alpha = \frac{n k \lambda}{2}$$
+    return n * k * lam / 2
+
+
+def decay_from_ridge_alpha(alpha: float, n_samples: int, n_targets: int = 1) -> float:
+    r"""Our decay strength $\lambda = 2\alpha/(nk)$ for a `Ridge` penalty weight $\alpha$.
+
+    Examples
+    --------
+    >>> from weightdecay.penalty import decay_from_ridge_alpha, ridge_alpha
+    >>> decay_from_ridge_alpha(ridge_alpha(0.01, 100, 3), 100, 3)
+    0.01
+    """
+    a = check_nonnegative("alpha", alpha)
+    n = check_count("n_samples", n_samples)
+    k = check_count("n_targets", n_targets)
+    # $$\lambda = \frac{2\alpha}{n k}$$
+    return 2 * a / (n * k)
+
+
+def logistic_c(lambd: float, n_samples: int) -> float:
+    r"""scikit-learn's ``C = 1/(m\lambda)`` for decay $\lambda > 0$ on $m$ samples.
+
+    `LogisticRegression` minimizes $C\sum_i\ell_i + \frac{1}{2}\lVert W\rVert_F^2$; divided by
+    $Cm$ it is the mean loss plus $\frac{\lambda}{2}\lVert W\rVert_F^2$ with $\lambda = 1/(Cm)$.
+
+    Examples
+    --------
+    >>> from weightdecay.penalty import decay_from_logistic_c, logistic_c
+    >>> logistic_c(0.01, 200)
+    0.5
+    >>> decay_from_logistic_c(logistic_c(0.01, 200), 200)
+    0.01
+    """
+    lam = check_positive("lambd", lambd)
+    m = check_count("n_samples", n_samples)
+    # $$C = \frac{1}{m\lambda}$$
+    return 1.0 / (m * lam)
+
+
+def decay_from_logistic_c(c: float, n_samples: int) -> float:
+    r"""The decay $\lambda = 1/(Cm)$ that scikit-learn's ``C > 0`` means on $m$ samples.
+
+    Examples
+    --------
+    >>> from weightdecay.penalty import decay_from_logistic_c
+    >>> decay_from_logistic_c(1.0, 100)
+    0.01
+    """
+    c_value = check_positive("c", c)
+    m = check_count("n_samples", n_samples)
+    # $$\lambda = \frac{1}{Cm}$$
+    return 1.0 / (c_value * m)

@@ -21,9 +21,9 @@ from torch.optim import Optimizer
 
 from weightdecay import optim
 from weightdecay._checks import check_count, check_dtype
+from weightdecay.data import derive_seed, torch_generator
 from weightdecay.penalty import l2_penalty
 from weightdecay.prior import scaled_negative_log_prior
-from weightdecay.seeding import derive_seed, torch_generator
 
 __all__ = [
     "BATCH",
