@@ -125,22 +125,19 @@ from IPython.display import Markdown
 
 from weightdecay import (
     Net,
-    gaussian_nll,
     l2_penalty,
     make_clusters,
     make_regression_split,
-    prior_variance,
+    prior,
     relative_error,
-    scaled_negative_log_prior,
 )
 from weightdecay.claims import TOLERANCES, check
 from weightdecay.data import derive_seed
-from weightdecay.prior import map_decay
 
 f64 = torch.float64
 data = make_clusters(seed=0, dtype=f64)
 lam, n = 0.01, data.y.numel()
-tau = prior_variance(lam, n)
+tau = prior.prior_variance(lam, n)
 first_source = make_regression_split(seed=0)
 print(check("N, the entries the MSE averages over", n, equals=60, origin="60 inputs, one output"))
 print(check("the first source's MSE averages over n k entries", first_source.y_train.numel(),
@@ -154,12 +151,12 @@ params = list(point.parameters())
 D = sum(p.numel() for p in params)
 lam_theta = [lam * p.detach() for p in params]  # the gradient the derivation predicts
 penalty_grad = torch.autograd.grad(l2_penalty(params, lam), params)
-prior_term = scaled_negative_log_prior(params, lam, n)  # -(1/N) log N(theta | 0, tau I)
+prior_term = prior.scaled_negative_log_prior(params, lam, n)  # -(1/N) log N(theta | 0, tau I)
 prior_grad = torch.autograd.grad(prior_term, params)
 with torch.no_grad():
     pred = point(data.features)
     mse = (pred - data.y).pow(2).mean()
-    nll = gaussian_nll(pred, data.y, 0.5)  # step 4 at sigma^2 = 1/2
+    nll = prior.gaussian_nll(pred, data.y, 0.5)  # step 4 at sigma^2 = 1/2
     # step 5: (lambda/2)|theta|^2 + D/(2N) log(2 pi tau)
     penalty_plus_constant = l2_penalty(params, lam) + D / (2 * n) * math.log(2 * math.pi * tau)
 
@@ -222,7 +219,7 @@ with torch.no_grad():
         affine = mse / (2 * variance) + 0.5 * math.log(2 * math.pi * variance)
         nll_errors.append(scalar_error(nll, affine))
 
-lam_map, lam_half = map_decay(sigma2, tau, n), 1 / (n * tau)
+lam_map, lam_half = prior.map_decay(sigma2, tau, n), 1 / (n * tau)
 phi = torch.cat([data.features, torch.ones(n, 1, dtype=f64)], dim=1)
 target, d = data.y[:, 0], phi.shape[1]
 
@@ -230,9 +227,9 @@ target, d = data.y[:, 0], phi.shape[1]
 def neg_log_posterior(theta: torch.Tensor) -> torch.Tensor:
     """Minus (1/N) the log-posterior of the linear model, from torch.distributions."""
     noise = torch.distributions.Normal(phi @ theta, math.sqrt(sigma2))
-    prior = torch.distributions.Normal(torch.zeros_like(theta), math.sqrt(tau))
+    gaussian_prior = torch.distributions.Normal(torch.zeros_like(theta), math.sqrt(tau))
     likelihood: torch.Tensor = noise.log_prob(target).sum()  # type: ignore[no-untyped-call]
-    log_prior: torch.Tensor = prior.log_prob(theta).sum()  # type: ignore[no-untyped-call]
+    log_prior: torch.Tensor = gaussian_prior.log_prob(theta).sum()  # type: ignore[no-untyped-call]
     return -(likelihood + log_prior) / n
 
 
@@ -323,7 +320,7 @@ plt.show()
 # optimizer's `weight_decay`, and the term added to the loss.
 
 # %%
-FORMS = {
+THREE_FORMS = {
     "penalty": "from scratch (penalty in the loss)",
     "sgd": "PyTorch (SGD weight_decay)",
     "prior": "Bayesian (Gaussian prior)",
@@ -345,7 +342,7 @@ def train(form, model, data, lr, weight_decay, epochs, track=5):
         if form == "penalty":
             loss = mse + l2_penalty(model.parameters(), weight_decay)
         elif form == "prior":
-            loss = mse + scaled_negative_log_prior(
+            loss = mse + prior.scaled_negative_log_prior(
                 model.parameters(), weight_decay, data.y.numel()
             )
         losses.append(mse.item())
@@ -356,7 +353,7 @@ def train(form, model, data, lr, weight_decay, epochs, track=5):
     return losses, steps
 
 
-def run(seed, dtype, forms=FORMS, lr=1e-2, weight_decay=1e-2, epochs=1000):
+def run(seed, dtype, forms=THREE_FORMS, lr=1e-2, weight_decay=1e-2, epochs=1000):
     """Each form trained from one initialization; its losses, steps, model and predictions."""
     data = make_clusters(seed=seed, dtype=dtype)
     init = Net(seed=derive_seed(seed, "init"), dtype=dtype)
@@ -385,7 +382,11 @@ print(f"N = {n}, tau = {tau:.6f}, epochs = {len(r64['sgd']['losses'])}")
 
 # %%
 first_losses = pd.DataFrame(
-    {f"{form}, {str(dt)[6:]}": runs[dt][form]["losses"][:5] for dt in DTYPES for form in FORMS}
+    {
+        f"{form}, {str(dt)[6:]}": runs[dt][form]["losses"][:5]
+        for dt in DTYPES
+        for form in THREE_FORMS
+    }
 )
 first_losses.insert(0, "epoch", range(5))
 first_losses.style.format("{:.6f}", subset=first_losses.columns[1:]).hide(axis="index")
@@ -402,7 +403,7 @@ first_losses.style.format("{:.6f}", subset=first_losses.columns[1:]).hide(axis="
 # %%
 rows = []
 for dt in DTYPES:
-    steps = {form: runs[dt][form]["steps"] for form in FORMS}
+    steps = {form: runs[dt][form]["steps"] for form in THREE_FORMS}
     for step, (pen, sgd, pri) in enumerate(zip(*steps.values(), strict=True), start=1):
         rows.append({"step": step, "dtype": str(dt)[6:],
                      "penalty vs sgd: max abs": (pen - sgd).abs().max().item(),
@@ -468,7 +469,7 @@ Markdown(
 
 # %%
 final = {dt: {form: torch.nn.utils.parameters_to_vector(runs[dt][form]["model"].parameters())
-              for form in FORMS} for dt in DTYPES}  # fmt: skip
+              for form in THREE_FORMS} for dt in DTYPES}  # fmt: skip
 
 
 def largest_step_difference(dtype, form, reference="sgd"):
@@ -505,7 +506,7 @@ for dt in DTYPES:
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), dpi=100, sharey=True)
-for ax, (form, label) in zip(axes, FORMS.items(), strict=True):
+for ax, (form, label) in zip(axes, THREE_FORMS.items(), strict=True):
     ax.scatter(data.x, data.y[:, 0], color="tab:red", s=12, label="data")
     ax.plot(grid, r64[form]["fit"], color="tab:blue", lw=3, label="fit")
     ax.set_title(label)
@@ -522,7 +523,9 @@ plt.show()
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
 ax.scatter(data.x, data.y[:, 0], color="tab:red", s=12, label="data")
-for (form, label), width, style in zip(FORMS.items(), (6, 3, 1.2), ("-", "-", "--"), strict=True):
+for (form, label), width, style in zip(
+    THREE_FORMS.items(), (6, 3, 1.2), ("-", "-", "--"), strict=True
+):
     ax.plot(grid, r64[form]["fit"], lw=width, ls=style, label=label)
 ax.set_xlabel("x")
 ax.set_ylabel("y")
@@ -551,7 +554,7 @@ fig.savefig(FIGURES / "three-forms.svg", metadata={"Date": None})
 
 
 # %%
-losses = {form: r64[form]["losses"] for form in FORMS}
+losses = {form: r64[form]["losses"] for form in THREE_FORMS}
 first = losses["sgd"]
 noise_variance = data.noise_std**2
 print(check("the feature x^2 reaches", data.features[:, 1].max(), equals=100,
@@ -580,7 +583,7 @@ print(
 )
 fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
 for form, curve in losses.items():
-    ax.plot(range(1, len(curve) + 1), curve, lw=1.5, label=FORMS[form])
+    ax.plot(range(1, len(curve) + 1), curve, lw=1.5, label=THREE_FORMS[form])
 ax.axhline(noise_variance, color="grey", ls=":", label="noise variance")
 ax.set_yscale("log")
 ax.set_xscale("log")

@@ -71,7 +71,7 @@
 # ## The data
 #
 # Two tasks in the plane: the moons (two classes) and three overlapping Gaussian
-# clusters, each with a small training set, to overfit, and a large test set, to
+# blobs (`make_task("blobs")`), each with a small training set, to overfit, and a large test set, to
 # measure accuracy and calibration. `make_task` expands the 2-D points into their
 # monomials of degree at most 6 and standardizes them with the training set's mean and
 # standard deviation; the cell prints the sizes.
@@ -93,12 +93,10 @@ from weightdecay import (
     ScratchLogisticRegression,
     TorchLogisticRegression,
     classifiers,
-    fit_logistic,
     logistic_c,
     relative_error,
 )
 from weightdecay.claims import TOLERANCES, check
-from weightdecay.classifiers import reliability, scaled_negative_log_posterior, smallest_curvature
 from weightdecay.data import make_task
 
 eps = torch.finfo(torch.float64).eps  # machine epsilon: every computation here is float64
@@ -141,7 +139,7 @@ def derivations_vs_autograd(task, lam, seed=0):
     # The posterior with τ = 1/(mλ): -(1/m) log p(W, b | X, y) = J + (dk/2m) log(2πτ).
     tau = 1 / (m * lam)
     w_post, b_post = w.detach().requires_grad_(), b.detach().requires_grad_()
-    posterior = scaled_negative_log_posterior(x, y, w_post, b_post, lam)
+    posterior = classifiers.scaled_negative_log_posterior(x, y, w_post, b_post, lam)
     posterior.backward()
     constant = w.numel() / (2 * m) * math.log(2 * math.pi * tau)
     j_plus_constant = classifiers.objective(x, y, w.detach(), b.detach(), lam) + constant
@@ -182,7 +180,7 @@ for claim in parity_claims:
 def optimum(name, lam):
     """Newton's minimizer of J on a task's training set, at decay `lam`."""
     task = tasks[name]
-    return fit_logistic(task.x_train, task.y_train, task.n_classes, lam)
+    return classifiers.fit_logistic(task.x_train, task.y_train, task.n_classes, lam)
 
 
 fit = optimum("blobs", lambd)
@@ -204,7 +202,8 @@ print(check("Newton: the last gradient's largest entry", fit.gradient_max[-1], b
 # Quadratic convergence: over the last two steps before the gradient reaches that level,
 # -log10 of its largest entry grows by a factor of at least 1.5 per step.
 digits = [-math.log10(g) for g in fit.gradient_max if g > floor]
-assert len(digits) >= 3, digits  # two steps to measure
+print(check("Newton: iterates whose largest gradient entry is above the rounding level",
+            len(digits), at_least=3, origin="three, for the growth over two steps"))  # fmt: skip
 growth = [later / earlier for earlier, later in itertools.pairwise(digits[-3:])]
 for step, factor in enumerate(growth, start=1):
     print(check(f"Newton: growth of -log10 of the largest gradient entry, step {step} of the last 2",
@@ -269,7 +268,7 @@ for name, task in tasks.items():
         intercept = torch.from_numpy(model.intercept_.copy())
         gw, gb = classifiers.gradient(x, y, coef, intercept, lam)  # ours, at theirs
         g = torch.cat([gw, gb.unsqueeze(0)])
-        mu = smallest_curvature(x, y, fit.w, fit.b, lam)
+        mu = classifiers.smallest_curvature(x, y, fit.w, fit.b, lam)
         bound = g.norm().item() / mu  # ‖θ_sk − θ*‖ ≲ ‖∇J(θ_sk)‖ / μ
         ours = torch.cat([fit.w, centred(fit.b).unsqueeze(0)])
         theirs = torch.cat([coef, centred(intercept).unsqueeze(0)])
@@ -337,8 +336,8 @@ sklearn_table.style.format(
 # %%
 x, y = tasks["moons"].x_train, tasks["moons"].y_train
 d = x.shape[1]
-pair = fit_logistic(x, y, 2, lambd, softmax=True)  # two logits, weight_decay = λ
-single = fit_logistic(x, y, 2, lambd / 2)  # one logit at λ/2
+pair = classifiers.fit_logistic(x, y, 2, lambd, softmax=True)  # two logits, weight_decay = λ
+single = classifiers.fit_logistic(x, y, 2, lambd / 2)  # one logit at λ/2
 difference = [pair.w[:, 1:] - pair.w[:, :1], pair.b[1:] - pair.b[:1]]  # w_1 - w_0, b_1 - b_0
 eigenvalues = torch.linalg.eigvalsh(classifiers.hessian(x, y, single.w, single.b, lambd / 2))
 kappa = (eigenvalues[-1] / eigenvalues[0]).item()
@@ -482,7 +481,7 @@ prior_table.style.format(
 #
 # Each panel shows the decision boundary (black), the 60 training points, and the
 # predicted class as a colour whose strength is the model's confidence (white where
-# every class is equally likely), for the moons (top) and the three clusters (bottom)
+# every class is equally likely), for the moons (top) and the three blobs (bottom)
 # at four values of $\lambda$.
 
 # %%
@@ -561,14 +560,13 @@ pd.DataFrame(rows).style.hide(axis="index")
 
 # %%
 grid_lambdas = torch.logspace(-5, 0, 16, dtype=torch.float64).tolist()  # three per decade
-assert set(lambdas_shown) <= set(grid_lambdas)  # the figures' fits are among the sweep's
 records, diagrams = [], {}
 for name, task in tasks.items():
     for lam in grid_lambdas:
         fit = optimum(name, lam)
         p_test = fit.predict_proba(task.x_test)
         confidence, predicted = p_test.max(dim=1)
-        diagrams[name, lam] = reliability(p_test, task.y_test, n_bins=10)
+        diagrams[name, lam] = classifiers.reliability(p_test, task.y_test, n_bins=10)
         logits = task.x_test @ fit.w + fit.b
         records.append({"task": name, "λ": lam,
                         "test accuracy": (predicted == task.y_test).double().mean().item(),
@@ -635,7 +633,7 @@ best.style.format({"λ with the lowest ECE": "{:.3g}", "its ECE": "{:.3f}",
 # The $\lambda$ that calibrates best need not be the one that classifies best; the
 # table shows where each criterion puts it.
 #
-# The reliability diagrams of the three-cluster task at three values of $\lambda$
+# The reliability diagrams of the three-blob task at three values of $\lambda$
 # show the same thing bin by bin: below the diagonal means overconfident. At the
 # smallest $\lambda$ every non-empty bin lies below it, at the largest every one above
 # it.

@@ -45,20 +45,7 @@ import pandas as pd
 import torch
 from IPython.display import HTML, Markdown
 
-from benchmarks.cost import FORMS, FULL, QUICK, run_plan
-from benchmarks.cost.forms import (
-    BATCH,
-    LAYERS,
-    LEARNING_RATE,
-    WEIGHT_DECAY,
-    mlp_width,
-    parameter_count,
-)
-from benchmarks.cost.measure import OPERATIONS, bytes_moved
-from benchmarks.cost.run import last_level_cache
-from benchmarks.cost.summary import BANDWIDTH_TARGET, ratios
-from benchmarks.cost.trace import trace_step
-from benchmarks.stats import TIMING_PREFIX, format_bytes, format_seconds, format_time
+from benchmarks import cost, stats
 from weightdecay import Net, l2_penalty, make_clusters, scaled_negative_log_prior
 from weightdecay.claims import Claim, check
 from weightdecay.data import derive_seed
@@ -91,12 +78,12 @@ def claims(*found: Claim) -> Markdown:
 # runs the quick measurement; `make bench` runs the full one.
 
 # %%
-plans = {"this page": QUICK, "make bench": FULL}
+plans = {"this page": cost.QUICK, "make bench": cost.FULL}
 settings = pd.DataFrame(
     {
         name: {
             "parameter counts": " to ".join(
-                f"{parameter_count(mlp_width(s)):,}" for s in (p.sizes[0], p.sizes[-1])
+                f"{cost.parameter_count(cost.mlp_width(s)):,}" for s in (p.sizes[0], p.sizes[-1])
             ),
             "forms": str(len(p.forms)),
             "PyTorch threads": str(p.threads or "PyTorch's default"),
@@ -111,8 +98,8 @@ settings = pd.DataFrame(
 settings.index.name = "setting"
 table(
     settings,
-    f"The two measurements; in both, q = {LAYERS} layers, m = {BATCH} examples, "
-    f"η = {LEARNING_RATE:g} and λ = {WEIGHT_DECAY:g}.",
+    f"The two measurements; in both, q = {cost.LAYERS} layers, m = {cost.BATCH} examples, "
+    f"η = {cost.LEARNING_RATE:g} and λ = {cost.WEIGHT_DECAY:g}.",
     "settings",
 )
 
@@ -128,12 +115,12 @@ table(
 # model. Reading and writing every parameter once is two units.
 
 # %%
-width = mlp_width(QUICK.sizes[-1])
-traces = {key: trace_step(key, width) for key in FORMS}
+width = cost.mlp_width(cost.QUICK.sizes[-1])
+traces = {key: cost.trace_step(key, width) for key in cost.FORMS}
 D = traces["none"].n_params
 unit = 4 * D
 alloc, moved, where = {}, {}, {}
-for key, form in FORMS.items():
+for key, form in cost.FORMS.items():
     base, trace = traces[form.baseline], traces[key]
     alloc[key] = (trace.total_allocated - base.total_allocated) / unit
     moved[key] = (trace.moved - base.moved) / unit
@@ -144,17 +131,17 @@ for key, form in FORMS.items():
     )
 traffic = pd.DataFrame(
     {
-        "form": [f.label for f in FORMS.values()],
-        "code": [f.code for f in FORMS.values()],
+        "form": [f.label for f in cost.FORMS.values()],
+        "code": [f.code for f in cost.FORMS.values()],
         "allocates": list(alloc.values()),
         "moves": list(moved.values()),
-        "moved by operation": [where[k] or "-" for k in FORMS],
+        "moved by operation": [where[k] or "-" for k in cost.FORMS],
     }
 )
 table(
     traffic,
     f"Extra bytes of one step over its family's undecayed step, in units of "
-    f"4D = {format_bytes(unit)} (D = {D:,}).",
+    f"4D = {stats.format_bytes(unit)} (D = {D:,}).",
     "traffic",
 )
 
@@ -239,8 +226,11 @@ claims(
 # steps and the peak memory of every step, read from `/proc`.
 
 # %% tags=["timed"]
-run = run_plan(QUICK)
-print(f"{TIMING_PREFIX} the run took {format_seconds(run.seconds)} on {run.threads} thread(s).")
+run = cost.run_plan(cost.QUICK)
+print(
+    f"{stats.TIMING_PREFIX} the run took {stats.format_seconds(run.seconds)} "
+    f"on {run.threads} thread(s)."
+)
 
 
 # %%
@@ -258,43 +248,45 @@ def figure_html(fig: plt.Figure, caption: str) -> str:
 
 styles = ["-o", "--s", "-.^", ":v", "-D", "--P", "-.X", ":*", "-h"]
 fig, ax = plt.subplots(figsize=(8, 5))
-for key, style in zip(QUICK.forms, styles, strict=True):
+for key, style in zip(cost.QUICK.forms, styles, strict=True):
     points = sorted((r.n_params, r.median) for r in run.steps if r.form == key)
-    ax.loglog(*zip(*points, strict=True), style, label=FORMS[key].label, markersize=5)
+    ax.loglog(*zip(*points, strict=True), style, label=cost.FORMS[key].label, markersize=5)
 ax.set(xlabel="parameters $D$", ylabel="median step time (s)")
 ax.grid(True, which="both", alpha=0.3)
 ax.legend(fontsize=8)
 HTML(
     figure_html(
         fig,
-        f"{TIMING_PREFIX} the median time of one training step (forward, backward, update) "
+        f"{stats.TIMING_PREFIX} the median time of one training step (forward, backward, update) "
         "of each form against the parameter count, log-log.",
     )
 )
 
 # %%
-ratio_of = {(q.target, q.form): q.ratio for q in ratios(run.steps)}
+ratio_of = {(q.target, q.form): q.ratio for q in cost.ratios(run.steps)}
 median_of = {(r.target, r.form): r.median for r in run.steps}
 n_of = {r.target: r.n_params for r in run.steps}
-decayed = [key for key in QUICK.forms if FORMS[key].decays]
+decayed = [key for key in cost.QUICK.forms if cost.FORMS[key].decays]
 ratio_table = pd.DataFrame(
-    {f"D = {n_of[s]:,}": [ratio_of[(s, key)] for key in decayed] for s in QUICK.sizes},
-    index=pd.Index([FORMS[key].label for key in decayed], name="form"),
+    {f"D = {n_of[s]:,}": [ratio_of[(s, key)] for key in decayed] for s in cost.QUICK.sizes},
+    index=pd.Index([cost.FORMS[key].label for key in decayed], name="form"),
 )
 table(
     ratio_table,
-    f"{TIMING_PREFIX} the median step time of each form over that of no decay, whose "
-    "steps took " + ", ".join(format_time(median_of[(s, "none")]) for s in QUICK.sizes) + ".",
+    f"{stats.TIMING_PREFIX} the median step time of each form over that of no decay, whose "
+    "steps took "
+    + ", ".join(stats.format_time(median_of[(s, "none")]) for s in cost.QUICK.sizes)
+    + ".",
     "ratios",
 )
 
 # %%
-size = QUICK.sizes[-1]
+size = cost.QUICK.sizes[-1]
 over_sgd = {key: median_of[(size, key)] / median_of[(size, "sgd")] for key in decayed}
 costliest = max(decayed, key=lambda key: ratio_of[(size, key)])
 Markdown(
-    f"{TIMING_PREFIX} at {n_of[size]:,} parameters the costliest form was "
-    f"{FORMS[costliest].label}, at {ratio_of[(size, costliest)]:.2f} times the undecayed "
+    f"{stats.TIMING_PREFIX} at {n_of[size]:,} parameters the costliest form was "
+    f"{cost.FORMS[costliest].label}, at {ratio_of[(size, costliest)]:.2f} times the undecayed "
     f"step; the penalty per parameter took {over_sgd['penalty']:.2f} times the step of "
     f"torch's SGD with `weight_decay`, the prior {over_sgd['prior']:.2f} times, and this "
     f"package's SGD (coupled, decoupled) {over_sgd['ours-sgd']:.2f} and "
@@ -303,10 +295,10 @@ Markdown(
 
 # %%
 claims(
-    check(f"{TIMING_PREFIX} the step with the penalty in the loss was slower than with "
+    check(f"{stats.TIMING_PREFIX} the step with the penalty in the loss was slower than with "
           f"SGD(weight_decay) at {n_of[size]:,} parameters", over_sgd["penalty"], above=1,
           origin="slower: a ratio of medians above 1"),
-    check(f"{TIMING_PREFIX} the step with the Gaussian prior was slower than with "
+    check(f"{stats.TIMING_PREFIX} the step with the Gaussian prior was slower than with "
           f"SGD(weight_decay) at {n_of[size]:,} parameters", over_sgd["prior"], above=1,
           origin="slower: a ratio of medians above 1"),
 )  # fmt: skip
@@ -337,7 +329,7 @@ claims(
 
 # %%
 band = run.bandwidths[-1]
-cache = last_level_cache()
+cache = cost.last_level_cache()
 cache_note = ""
 if cache is not None:
     verdict = (
@@ -347,26 +339,26 @@ if cache is not None:
         "upper bound"
     )
     cache_note = (
-        f" This machine's largest cache holds {format_bytes(cache)}; one tensor of the "
-        f"measurement holds {format_bytes(band.tensor_bytes)}, "
+        f" This machine's largest cache holds {stats.format_bytes(cache)}; one tensor of the "
+        f"measurement holds {stats.format_bytes(band.tensor_bytes)}, "
         f"{band.tensor_bytes / cache:.1f} times that, {verdict}."
     )
 claims(
     check("the decay update must move as many bytes as a copy of the same tensor",
-          bytes_moved("decay", band.n_elements) / bytes_moved("copy", band.n_elements),
+          cost.bytes_moved("decay", band.n_elements) / cost.bytes_moved("copy", band.n_elements),
           equals=1, origin="one read and one write per entry, each"),
-    check(f"{TIMING_PREFIX} the decay update reached at least "
-          f"{BANDWIDTH_TARGET:.0%} of the copy's bandwidth", band.fraction("decay"),
-          at_least=BANDWIDTH_TARGET, origin="the bandwidth target of `make bench`"),
+    check(f"{stats.TIMING_PREFIX} the decay update reached at least "
+          f"{cost.BANDWIDTH_TARGET:.0%} of the copy's bandwidth", band.fraction("decay"),
+          at_least=cost.BANDWIDTH_TARGET, origin="the bandwidth target of `make bench`"),
 )  # fmt: skip
 
 # %%
 Markdown(
-    f"{TIMING_PREFIX} on tensors of {band.n_elements:,} float32 entries the decay update "
+    f"{stats.TIMING_PREFIX} on tensors of {band.n_elements:,} float32 entries the decay update "
     f"moved {band.gb_per_second('decay'):.1f} GB/s against the copy's "
     f"{band.gb_per_second('copy'):.1f} GB/s, {band.fraction('decay'):.0%} of it; torch's "
     f"`_foreach_mul_` reached {band.fraction('decay-foreach'):.0%} and the out-of-place sum "
-    f"of coupled decay (`{OPERATIONS['coupled-temporary'][0]}`) "
+    f"of coupled decay (`{cost.OPERATIONS['coupled-temporary'][0]}`) "
     f"{band.fraction('coupled-temporary'):.0%}, allocation and page faults included." + cache_note
 )
 
@@ -407,17 +399,17 @@ table(
     pd.DataFrame(
         {
             "form": times.index,
-            "time": times.map(format_seconds),
+            "time": times.map(stats.format_seconds),
             "over the fastest": times / times.min(),
         }
     ),
-    f"{TIMING_PREFIX} the wall-clock time of {epochs} epochs of each form, float32.",
+    f"{stats.TIMING_PREFIX} the wall-clock time of {epochs} epochs of each form, float32.",
     "bayes",
 )
 
 # %%
 Markdown(
-    f"{TIMING_PREFIX} the load average (1, 5 and 15 minutes) was "
+    f"{stats.TIMING_PREFIX} the load average (1, 5 and 15 minutes) was "
     + ", ".join(f"{x:.2f}" for x in run.load_before)
     + " before the measurement and "
     + ", ".join(f"{x:.2f}" for x in run.load_after)

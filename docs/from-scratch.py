@@ -69,8 +69,6 @@ print("valid:", tuple(split.x_valid.shape), "->", tuple(split.y_valid.shape))
 print(f"bias drawn from the seed: {split.bias:.6f}")
 informative = int((split.coef != 0).any(dim=1).sum())  # rows of nonzero true coefficients
 print(f"informative features: {informative} of {d}")
-assert (split.n_train, split.x_valid.shape[0], d, k, informative) == (100, 10_000, 6, 3, 5)
-assert 0 < split.bias < 1
 
 # %% [markdown]
 # ## The objective
@@ -145,7 +143,6 @@ lambd = 0.01
 model = ScratchLinearRegression(d, k, lambd, generator=torch.Generator().manual_seed(0))
 hessian = torch.autograd.functional.hessian(lambda w: lambd / 2 * w.pow(2).sum(), model.w)
 print(f"W: {tuple(model.w.shape)}, {model.w.numel()} entries; Hessian: {tuple(hessian.shape)}")
-assert model.w.shape == (d, k) and model.w.numel() == d * k
 identity = torch.eye(d * k, dtype=torch.float64)
 hessian_gap = (hessian.reshape(d * k, d * k) - lambd * identity).abs().max()
 print(check("Hessian of the penalty vs λ I: largest |difference|", hessian_gap, equals=0.0,
@@ -180,12 +177,11 @@ print(check("dJ/db by hand vs autograd (relative)", relative_error(grad_b, b.gra
 # flat prior on it. The source's `torch.nn` twin gets this behaviour from two parameter
 # groups of `torch.optim.SGD`: `weight_decay` on the weight's group, none on the bias's
 # (built in the training below). Note the orientation: `nn.Linear` stores the
-# $k\times d$ matrix $W^\top$ (asserted below), which `copy_params` transposes.
+# $k\times d$ matrix $W^\top$ (printed below), which `copy_params` transposes.
 
 # %%
 twin = TorchLinearRegression(d, k, seed=0)
 print(f"nn.Linear weight: {tuple(twin.layer.weight.shape)}; scratch W: {tuple(model.w.shape)}")
-assert twin.layer.weight.shape == (k, d)
 
 # %% [markdown]
 # ## Two models from one starting point
@@ -201,7 +197,16 @@ batches = [slice(start, start + batch_size) for start in range(0, split.n_train,
 batch_rows = [split.x_train[rows].shape[0] for rows in batches]
 print(f"λ = {lambd}, η = {lr}, {epochs} epochs, batches of {batch_rows} rows: "
       f"{epochs * len(batches)} steps")  # fmt: skip
-assert batch_rows == [33, 33, 33, 1] and epochs * len(batches) == 64
+
+# %% tags=["hide"]
+# The sizes the prose quotes: data, bias range, W and nn.Linear's layout, batches and steps.
+assert (
+    (split.n_train, len(split.x_valid), d, k, informative),
+    0 < split.bias < 1,
+    (tuple(model.w.shape), tuple(twin.layer.weight.shape)),
+    batch_rows,
+    epochs * len(batches),
+) == ((100, 10_000, 6, 3, 5), True, ((d, k), (k, d)), [33, 33, 33, 1], 64)
 
 # %% [markdown]
 # In each dtype, the twin draws PyTorch's default `nn.Linear` initialization from a

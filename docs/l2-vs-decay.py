@@ -41,10 +41,9 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from weightdecay import Net, l2_penalty, make_clusters, relative_error
+from weightdecay import Net, l2_penalty, make_clusters, optim, relative_error
 from weightdecay.claims import check
 from weightdecay.data import high_dimensional_regression, scaled_regression
-from weightdecay.optim import SGD, Adam, AdamW, decay_groups
 
 eps = torch.finfo(torch.float64).eps  # machine epsilon: every run on this page is float64
 
@@ -118,10 +117,10 @@ settings = {
 }
 rows = []
 for setting, options in settings.items():
-    coupled = train(partial(SGD, lr=lr, weight_decay=lam, **options), full_batch, steps)
-    penalty = train(partial(SGD, lr=lr, **options), full_batch, steps, penalty=lam)
+    coupled = train(partial(optim.SGD, lr=lr, weight_decay=lam, **options), full_batch, steps)
+    penalty = train(partial(optim.SGD, lr=lr, **options), full_batch, steps, penalty=lam)
     sgdw = train(
-        partial(SGD, lr=lr, weight_decay=lam, decoupled=True, **options), full_batch, steps
+        partial(optim.SGD, lr=lr, weight_decay=lam, decoupled=True, **options), full_batch, steps
     )
     rows.append({"setting": setting, "penalty in loss vs coupled": relative_error(penalty, coupled),
                  "SGDW vs coupled": relative_error(sgdw, coupled)})  # fmt: skip
@@ -174,7 +173,7 @@ for mu in (0.0, 0.5, 0.9):
     rate = {}
     for decoupled in (False, True):
         theta = torch.ones(1, dtype=torch.float64, requires_grad=True)
-        optimizer = SGD([theta], lr=rate_lr, momentum=mu, weight_decay=rate_lam,
+        optimizer = optim.SGD([theta], lr=rate_lr, momentum=mu, weight_decay=rate_lam,
                         decoupled=decoupled)  # fmt: skip
         for _ in range(rate_steps):
             previous = theta.item()
@@ -249,7 +248,7 @@ H = 2 / n * features.T @ features + lam * torch.eye(d, dtype=torch.float64)
 ridge = torch.linalg.solve(H, 2 / n * features.T @ targets)
 
 paths, coefficients = {}, {}
-for form, optimizer_class in (("Adam + L2", Adam), ("AdamW", AdamW)):
+for form, optimizer_class in (("Adam + L2", optim.Adam), ("AdamW", optim.AdamW)):
     w = torch.zeros(d, dtype=torch.float64, requires_grad=True)
     optimizer = optimizer_class([w], lr=peak_lr, weight_decay=lam)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
@@ -396,7 +395,7 @@ def validation_mse(lrs, decays, steps):
     groups += [{"params": [w], "lr": lr, "weight_decay": decay / lr}
                for row, lr in zip(weights, lrs, strict=True)
                for w, decay in zip(row, [0.0, *decays], strict=True)]  # fmt: skip
-    optimizer = AdamW(groups)
+    optimizer = optim.AdamW(groups)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
 
     def mse(x, y):
@@ -619,7 +618,9 @@ network = torch.nn.Sequential(
 ).double()
 lam, lr, steps = 0.5, 1e-2, 1500
 names = {id(p): name for name, p in network.named_parameters()}
-decayed, undecayed = ([names[id(p)] for p in g["params"]] for g in decay_groups(network, lam))
+decayed, undecayed = (
+    [names[id(p)] for p in g["params"]] for g in optim.decay_groups(network, lam)
+)
 print("decayed:  ", ", ".join(decayed))
 print("undecayed:", ", ".join(undecayed))
 linear_weights = {"0.weight", "3.weight"}
@@ -630,8 +631,8 @@ print(check("parameters split otherwise than 'the two Linear weights decay, noth
 rows = []
 for label in ("every parameter", "decay_groups"):
     model = copy.deepcopy(network)
-    params = model.parameters() if label == "every parameter" else decay_groups(model, lam)
-    optimizer = AdamW(params, lr=lr, weight_decay=lam)
+    params = model.parameters() if label == "every parameter" else optim.decay_groups(model, lam)
+    optimizer = optim.AdamW(params, lr=lr, weight_decay=lam)
     for _ in range(steps):
         optimizer.zero_grad()
         loss = (model(data.features / 10) - data.y).pow(2).mean()
@@ -671,8 +672,8 @@ groups.style.format({"mean LayerNorm gain": "{:.3f}", "smallest gain": "{:.3f}",
 # %%
 A, lam, steps = 4, 0.1, 50
 micro_batches = list(zip(data.features.chunk(A), data.y.chunk(A), strict=True))
-sgd = partial(SGD, lr=1e-3, momentum=0.9)
-adamw = partial(AdamW, lr=1e-2)
+sgd = partial(optim.SGD, lr=1e-3, momentum=0.9)
+adamw = partial(optim.AdamW, lr=1e-2)
 scaled = train(sgd, micro_batches, steps, penalty=lam)
 whole = train(sgd, micro_batches, steps, penalty=lam, divide_penalty=False)
 reference = train(sgd, full_batch, steps, penalty=lam)

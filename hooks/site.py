@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -55,14 +56,20 @@ TOLERANCES_MARKER = "<!-- tolerances -->"
 TOLERANCES_FILE = ROOT / "weightdecay" / "claims.py"
 
 
-def tolerance_table() -> str:
-    """The Markdown table of `weightdecay.claims.tolerance_rows`."""
+@functools.cache
+def claims_module() -> Any:
+    """`weightdecay/claims.py`, loaded from its file alone (it needs only the standard library)."""
     spec = importlib.util.spec_from_file_location("_claims", TOLERANCES_FILE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
-    rows: list[dict[str, str]] = module.tolerance_rows()
+    return module
+
+
+def tolerance_table() -> str:
+    """The Markdown table of `weightdecay.claims.tolerance_rows`."""
+    rows: list[dict[str, str]] = claims_module().tolerance_rows()
     header = list(rows[0])
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row[key] for key in header) + " |" for row in rows]
@@ -100,12 +107,6 @@ def claims_dir() -> Path:
 
 
 FIGURES_DIR = ROOT / "build" / "figures"
-
-
-def _number(value: float) -> str:
-    if value == 0 or (1e-3 <= abs(value) < 1e5 and float(value).is_integer()):
-        return f"{value:g}"
-    return f"{value:.3g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.2e}"
 
 
 def _nav_pages(nav: Any) -> list[tuple[str, str]]:
@@ -156,8 +157,8 @@ def claims_page(pages: list[tuple[str, str]], directory: Path | None = None) -> 
             cells = [
                 row["claim"].replace("|", "\\|"),
                 row["dtype"],
-                _number(row["measured"]),
-                f"{row['relation']} {_number(row['bound'])}",
+                claims_module().format_number(row["measured"]),
+                f"{row['relation']} {claims_module().format_number(row['bound'])}",
                 row["origin"].replace("|", "\\|"),
             ]
             lines.append("| " + " | ".join(cells) + " |")

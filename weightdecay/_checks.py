@@ -128,3 +128,23 @@ def group_centres(group: dict[str, Any]) -> list[Tensor] | None:
             want = f"a tensor of shape {tuple(p.shape)} and dtype {p.dtype}"
             raise ValueError(f"centre[{i}] must be {want}, got {getattr(c, 'shape', c)!r}")
     return centres
+
+
+def check_batch(name: str, tensor: object, columns: int, dtype: torch.dtype) -> Tensor:
+    """Return `tensor` if it is a 2-d tensor with `columns` columns and `dtype`."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.ndim != 2 or tensor.shape[1] != columns:
+        raise ValueError(f"{name} must have shape (m, {columns}), got {tuple(tensor.shape)}")
+    if tensor.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {tensor.dtype}")
+    return tensor
+
+
+def check_rate(lr: float, weight_decay: float, *, positive_decay: bool) -> tuple[float, float]:
+    r"""Check $\eta > 0$, $\lambda$ (> 0 if asked) and $\eta\lambda < 1$."""
+    eta = check_positive("lr", lr)
+    lam = (check_positive if positive_decay else check_nonnegative)("weight_decay", weight_decay)
+    if eta * lam >= 1:
+        raise ValueError(f"lr * weight_decay must be < 1, got {eta} * {lam} = {eta * lam!r}")
+    return eta, lam

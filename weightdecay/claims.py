@@ -21,7 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "CLAIMS_FILE", "EPS", "PAGE", "RUNTIME", "TOLERANCES",
-    "Claim", "Tolerance", "check", "eps", "tolerance_rows",
+    "Claim", "Tolerance", "check", "eps", "format_number", "tolerance_rows",
 ]  # fmt: skip
 
 CLAIMS_FILE = "WEIGHTDECAY_CLAIMS"
@@ -202,7 +202,15 @@ _RELATIONS = {"below": "<", "at_most": "≤", "equals": "=", "above": ">", "at_l
 _HOLDS = {"<": operator.lt, "≤": operator.le, "=": operator.eq, ">": operator.gt, "≥": operator.ge}
 
 
-def _number(value: float) -> str:
+def format_number(value: float) -> str:
+    """A measured value or a bound as the claims show it: three significant digits.
+
+    Examples
+    --------
+    >>> from weightdecay.claims import format_number
+    >>> [format_number(v) for v in (0.0, 261.0, 0.123456, 3.2e-16)]
+    ['0', '261', '0.123', '3.20e-16']
+    """
     if value == 0 or (abs(value) >= 1e-3 and abs(value) < 1e5 and float(value).is_integer()):
         return f"{value:g}"
     return f"{value:.3g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.2e}"
@@ -234,7 +242,7 @@ class Claim:
         """One line: mark, claim, dtype, measured, relation, bound and origin."""
         dtype = f" ({self.dtype})" if self.dtype else ""
         origin = f" [{self.origin}]" if self.origin else ""
-        measured, bound = _number(self.measured), _number(self.bound)
+        measured, bound = format_number(self.measured), format_number(self.bound)
         return f"✓ {self.claim}{dtype}: {measured} {self.relation} {bound}{origin}"
 
     def _repr_markdown_(self) -> str:
@@ -289,7 +297,7 @@ def check(
     relation = _RELATIONS[kind]
     if not _HOLDS[relation](value, limit):
         raise AssertionError(
-            f"{claim}: measured {_number(value)}, claimed {relation} {_number(limit)}"
+            f"{claim}: measured {format_number(value)}, claimed {relation} {format_number(limit)}"
         )
     name = "" if dtype is None else str(dtype).removeprefix("torch.")
     result = Claim(claim, value, relation, limit, name, origin, os.environ.get(PAGE, ""))

@@ -34,6 +34,7 @@ from weightdecay._checks import check_count, check_positive
 from weightdecay.claims import TOLERANCES
 from weightdecay.data import derive_seed, torch_generator
 from weightdecay.metrics import max_abs_diff, relative_error
+from weightdecay.models import Net
 from weightdecay.optim import SGD, AdamW, decay_groups
 from weightdecay.penalty import l2_penalty
 
@@ -212,12 +213,11 @@ class _Config:
     out_dir: str
 
 
-def _model(seed: int) -> nn.Sequential:
+def _model(seed: int) -> Net:
     """``Linear(4, 16) -> Tanh -> Linear(16, 1)``, float64, PyTorch's initialization seeded."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed, "init"))
-        model = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1))
-    return model.double()
+    return Net(
+        4, 16, 1, 1, seed=derive_seed(seed, "init"), dtype=torch.float64, activation=nn.Tanh
+    )
 
 
 def _optimizer(setup: Setup, groups: list[dict[str, Any]], sharded: bool) -> Optimizer:

@@ -18,9 +18,9 @@ from weightdecay._checks import (
     check_count,
     check_nonnegative,
     check_positive,
+    check_rate,
     check_same_layout,
 )
-from weightdecay.normalization import _check_rate
 
 __all__ = [
     "comparison_bias",
@@ -188,7 +188,7 @@ def comparison_standard_error(
     >>> angular / norm, comparison_standard_error(0.25, 0.032, 2e-3, 3000)[0] / norm
     (2.0, 0.5)
     """
-    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    eta, lam = check_rate(lr, weight_decay, positive_decay=True)
     v = check_nonnegative("relative_variance", relative_variance)
     n_steps = check_count("steps", steps)
     q = eta * lam * (2 - eta * lam)

@@ -16,7 +16,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
-from weightdecay._checks import check_count, check_dtype, check_nonnegative, check_positive
+from weightdecay._checks import (
+    check_batch,
+    check_count,
+    check_dtype,
+    check_nonnegative,
+    check_positive,
+)
 from weightdecay.classifiers import check_labels, class_probabilities, gradient, n_outputs
 from weightdecay.optim import SGD
 
@@ -42,17 +48,6 @@ r"""An $\epsilon$ that changes nothing (BatchNorm refuses 0 in training): about 
 For a float64 variance $\sigma^2 > 2^{54}\epsilon \approx 4\cdot 10^{-292}$, $\sigma^2 + \epsilon$
 rounds to $\sigma^2$.
 """
-
-
-def _check_batch(name: str, tensor: object, columns: int, dtype: torch.dtype) -> Tensor:
-    """Return `tensor` if it is a 2-d tensor with `columns` columns and `dtype`."""
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    if tensor.ndim != 2 or tensor.shape[1] != columns:
-        raise ValueError(f"{name} must have shape (m, {columns}), got {tuple(tensor.shape)}")
-    if tensor.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype}, got {tensor.dtype}")
-    return tensor
 
 
 def _seeded(seed: int | None, build: Callable[[], _T]) -> _T:
@@ -97,7 +92,7 @@ class _Scratch:
             self.b.copy_(layer.bias)
 
     def _affine(self, x: Tensor) -> Tensor:
-        _check_batch("x", x, self.n_features, self.dtype)
+        check_batch("x", x, self.n_features, self.dtype)
         return x @ self.w + self.b  # $Z = XW + \mathbf{1}b^\top$
 
     def _descend(self, grad_w: Tensor, grad_b: Tensor, eta: float) -> None:
@@ -172,9 +167,9 @@ class ScratchLinearRegression(_Scratch):
         \lambda(W - W_0)$ and $\partial J/\partial b = \Delta^\top\mathbf{1}$, with no decay
         term. `pred` is ``predict(x)`` if already computed.
         """
-        _check_batch("x", x, self.n_features, self.dtype)
-        _check_batch("y", y, self.n_targets, self.dtype)
-        pred = self._affine(x) if pred is None else _check_batch("pred", pred, y.shape[1], y.dtype)
+        check_batch("x", x, self.n_features, self.dtype)
+        check_batch("y", y, self.n_targets, self.dtype)
+        pred = self._affine(x) if pred is None else check_batch("pred", pred, y.shape[1], y.dtype)
         if len({x.shape[0], y.shape[0], pred.shape[0]}) > 1:
             got = f"{x.shape[0]}, {y.shape[0]} and {pred.shape[0]}"
             raise ValueError(f"x, y and pred must have the same number of rows, got {got}")
@@ -434,7 +429,7 @@ class Net(nn.Sequential):
         """
         first = self[0]
         assert isinstance(first, nn.Linear)
-        h = _check_batch("inputs", inputs, first.in_features, first.weight.dtype)
+        h = check_batch("inputs", inputs, first.in_features, first.weight.dtype)
         counts = []
         with torch.no_grad():
             for layer in self:

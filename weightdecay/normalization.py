@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn.functional import cross_entropy
 
-from weightdecay._checks import check_nonnegative, check_positive
+from weightdecay._checks import check_nonnegative, check_positive, check_rate
 
 __all__ = [
     "NORM_LAYERS",
@@ -313,15 +313,6 @@ def first_order_loss_change(
     return 0.5 * (1 - c**-2) * (grad * weight).sum().item()
 
 
-def _check_rate(lr: float, weight_decay: float, *, positive_decay: bool) -> tuple[float, float]:
-    r"""Check $\eta > 0$, $\lambda$ (> 0 if asked) and $\eta\lambda < 1$."""
-    eta = check_positive("lr", lr)
-    lam = (check_positive if positive_decay else check_nonnegative)("weight_decay", weight_decay)
-    if eta * lam >= 1:
-        raise ValueError(f"lr * weight_decay must be < 1, got {eta} * {lam} = {eta * lam!r}")
-    return eta, lam
-
-
 def next_squared_norm(
     squared_norm: float, grad_squared_norm: float, lr: float, weight_decay: float
 ) -> float:
@@ -346,7 +337,7 @@ def next_squared_norm(
     """
     n = check_nonnegative("squared_norm", squared_norm)
     gg = check_nonnegative("grad_squared_norm", grad_squared_norm)
-    eta, lam = _check_rate(lr, weight_decay, positive_decay=False)
+    eta, lam = check_rate(lr, weight_decay, positive_decay=False)
     # ||W'||^2 = (1 - eta lambda)^2 ||W||^2 + eta^2 ||g||^2
     return (1 - eta * lam) ** 2 * n + eta**2 * gg
 
@@ -370,7 +361,7 @@ def equilibrium_norm(lr: float, weight_decay: float, unit_grad_squared_norm: flo
     >>> [abs(m**0.5 / equilibrium_norm(eta, lam, G) - 1) < 1e-12 for m in n]
     [True, True]
     """
-    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    eta, lam = check_rate(lr, weight_decay, positive_decay=True)
     big_g = check_nonnegative("unit_grad_squared_norm", unit_grad_squared_norm)
     # ||W||^4 = eta G / (lambda (2 - eta lambda))
     return float((eta * big_g / (lam * (2 - eta * lam))) ** 0.25)
@@ -393,7 +384,7 @@ def equilibrium_angular_update(lr: float, weight_decay: float) -> float:
     >>> [abs(a / equilibrium_angular_update(eta, lam) - 1) < 1e-14 for a in angular]
     [True, True, True]
     """
-    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    eta, lam = check_rate(lr, weight_decay, positive_decay=True)
     # sqrt(eta lambda (2 - eta lambda))
     return math.sqrt(eta * lam * (2 - eta * lam))
 
@@ -415,6 +406,6 @@ def relaxation_steps(lr: float, weight_decay: float) -> float:
     >>> abs((n - n_star) / (0.001 * n_star) - math.exp(-1)) < 0.01  # shrunk by about 1/e
     True
     """
-    eta, lam = _check_rate(lr, weight_decay, positive_decay=True)
+    eta, lam = check_rate(lr, weight_decay, positive_decay=True)
     # tau = 1 / (4 eta lambda)
     return 1 / (4 * eta * lam)

@@ -22,6 +22,7 @@ from torch.optim import Optimizer
 from weightdecay import optim
 from weightdecay._checks import check_count, check_dtype
 from weightdecay.data import derive_seed, torch_generator
+from weightdecay.models import Net
 from weightdecay.penalty import l2_penalty
 from weightdecay.prior import scaled_negative_log_prior
 
@@ -109,12 +110,8 @@ def cost_mlp(width: int, *, seed: int = 0, dtype: torch.dtype = torch.float32) -
     """
     h = check_count("width", width)
     check_dtype("dtype", dtype)
-    layers: list[nn.Module] = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(check_count("seed", seed, minimum=0))
-        for i in range(LAYERS):
-            layers += [nn.ReLU(), nn.Linear(h, h)] if i else [nn.Linear(h, h)]
-    return nn.Sequential(*layers).to(dtype)
+    # LAYERS linear layers of width h, ReLU between them: Net's hidden blocks and its head
+    return Net(h, h, LAYERS - 1, h, seed=check_count("seed", seed, minimum=0), dtype=dtype)
 
 
 def _penalty_vector(params: Params, lambd: float, n_terms: int) -> Tensor:
