@@ -99,7 +99,7 @@
 # $\frac{1}{2\sigma^2}\big[\text{MSE} + \frac{2\sigma^2}{N\tau}\cdot\frac{1}{2}\lVert\theta\rVert^2\big]$
 # plus a constant, and the positive factor $1/(2\sigma^2)$ does not move the minimizer:
 # the MAP problem is weight decay with $\lambda = 2\sigma^2/(N\tau)$
-# (`weightdecay.prior.map_decay`), measured [below](#other-noise-variances).
+# (`weightdecay.prior.decay_from_noise`), measured [below](#other-noise-variances).
 #
 # **What $N$ is.** The count that step 3 divides by, which must be the count the loss
 # averages over. For the post's network, one output per example, $N = n = 60$. For the
@@ -205,8 +205,8 @@ print(check("penalty gradient: autograd vs lambda theta (relative)",
 
 # %%
 eps64 = torch.finfo(f64).eps
-sigma2 = data.noise_std**2  # the noise variance the data were drawn with
-print(check("the data's noise standard deviation", data.noise_std, equals=0.5,
+sigma2 = data.noise**2  # the noise variance the data were drawn with
+print(check("the data's noise standard deviation", data.noise, equals=0.5,
             origin="make_clusters"))  # fmt: skip
 variances = (sigma2, 1.0, 2.0)  # none is the MSE's 1/2
 with torch.no_grad():
@@ -219,7 +219,7 @@ with torch.no_grad():
         affine = mse / (2 * variance) + 0.5 * math.log(2 * math.pi * variance)
         nll_errors.append(scalar_error(nll, affine))
 
-lam_map, lam_half = prior.map_decay(sigma2, tau, n), 1 / (n * tau)
+lam_map, lam_half = prior.decay_from_noise(sigma2, tau, n), 1 / (n * tau)
 phi = torch.cat([data.features, torch.ones(n, 1, dtype=f64)], dim=1)
 target, d = data.y[:, 0], phi.shape[1]
 
@@ -556,7 +556,7 @@ fig.savefig(FIGURES / "three-forms.svg", metadata={"Date": None})
 # %%
 losses = {form: r64[form]["losses"] for form in THREE_FORMS}
 first = losses["sgd"]
-noise_variance = data.noise_std**2
+noise_variance = data.noise**2
 print(check("the feature x^2 reaches", data.features[:, 1].max(), equals=100,
             origin="the largest input, 10"))  # fmt: skip
 print(check("the MSE's jump within the first 5 steps, over its start", max(first[:5]) / first[0],

@@ -47,7 +47,7 @@ import torch
 from sklearn.linear_model import BayesianRidge
 
 from weightdecay import featurize, make_clusters, relative_error
-from weightdecay.bayes_linear import log_evidence, matching_decay, maximize_evidence
+from weightdecay.bayes_linear import decay_from_precisions, log_evidence, maximize_evidence
 from weightdecay.claims import check
 from weightdecay.closed_form import ridge_closed_form
 
@@ -57,7 +57,7 @@ n = phi.shape[0]
 eps = torch.finfo(torch.float64).eps
 fit = maximize_evidence(phi, y, tol=1e-12, max_iter=10_000)
 post, beta = fit.posterior, fit.noise_precision
-lam = matching_decay(fit.weight_precision, beta, n)
+lam = decay_from_precisions(fit.weight_precision, beta, n)
 w, b = ridge_closed_form(phi, y[:, None], lam)
 gap = float((post.mean - w[:, 0]).norm() / w.norm())
 phi_c = phi - phi.mean(dim=0)
@@ -66,7 +66,7 @@ precision = fit.weight_precision * torch.eye(2, dtype=phi.dtype) + beta * phi_c.
 # cond(precision) times sqrt(n) eps (n-term sums rounding like a random walk).
 gap_bound = 2 * math.sqrt(n) * float(torch.linalg.cond(precision)) * eps
 print(f"weight precision alpha = {fit.weight_precision:.4g}, noise precision beta = {beta:.4g}")
-print(f"noise standard deviation 1/sqrt(beta) = {beta**-0.5:.3f} (the data's: {data.noise_std})")
+print(f"noise standard deviation 1/sqrt(beta) = {beta**-0.5:.3f} (the data's: {data.noise})")
 print(f"effective parameters gamma = {fit.gamma:.3f} of 2; matching lambda = {lam:.3g}")
 print(
     f"posterior mean vs ridge closed form at that lambda: {gap:.1e} (rounding bound {gap_bound:.1e})"
@@ -214,7 +214,7 @@ print(check("scikit-learn's std shortfall, largest", shortfall.max(), at_most=1 
 # %%
 alphas = torch.logspace(-6, 4, 201, dtype=torch.float64) * fit.weight_precision
 scores = torch.tensor([log_evidence(phi, y, float(a), beta) for a in alphas])
-lambdas = torch.tensor([matching_decay(float(a), beta, n) for a in alphas])
+lambdas = torch.tensor([decay_from_precisions(float(a), beta, n) for a in alphas])
 best = int(scores.argmax())
 ratio = float(lambdas[best]) / lam
 print(

@@ -32,7 +32,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
 from weightdecay import decay_from_ridge_alpha, ridge_alpha
-from weightdecay.bayes_linear import EvidenceRunawayError, matching_decay, maximize_evidence
+from weightdecay.bayes_linear import EvidenceRunawayError, decay_from_precisions, maximize_evidence
 from weightdecay.claims import check
 from weightdecay.closed_form import ridge_closed_form
 from weightdecay.data import high_dimensional_regression, torch_generator
@@ -297,7 +297,7 @@ for h in (1e-6, 1e-3, 1e-1, 1.0):
     fit = maximize_evidence(
         x, y[:, 0], max_iter=1000, tol=1e-10, alpha_1=h, alpha_2=h, lambda_1=h, lambda_2=h
     )
-    lam_ev = matching_decay(fit.weight_precision, fit.noise_precision, n)
+    lam_ev = decay_from_precisions(fit.weight_precision, fit.noise_precision, n)
     valid_ev = errors(*ridge_closed_form(x, y, lam_ev))[1]
     sse = float((yc[:, 0] - xc @ fit.posterior.mean).pow(2).sum())
     chosen[h] = valid_ev
@@ -405,7 +405,7 @@ cv2 = RidgeCV(
 ).fit(x2.numpy(), y2[:, 0].numpy())
 lam2_cv = decay_from_ridge_alpha(float(cv2.alpha_), wide_n, 1)
 fit2 = maximize_evidence(x2, y2[:, 0], max_iter=10_000, tol=1e-12)
-lam2_ev = matching_decay(fit2.weight_precision, fit2.noise_precision, wide_n)
+lam2_ev = decay_from_precisions(fit2.weight_precision, fit2.noise_precision, wide_n)
 noise2 = 1 / math.sqrt(fit2.noise_precision)
 # Relative standard error of a noise std estimated from n - gamma residual degrees of freedom.
 noise2_se = 1 / math.sqrt(2 * (wide_n - fit2.gamma))

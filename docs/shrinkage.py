@@ -53,12 +53,17 @@ from scipy.optimize import brentq
 
 from weightdecay import make_regression_split, relative_error
 from weightdecay.claims import check
-from weightdecay.closed_form import early_stopping_filter, gd_iterate, matching_lambda, shrinkage
+from weightdecay.closed_form import (
+    decay_from_early_stopping,
+    early_stopping_filter,
+    gd_iterate,
+    shrinkage,
+)
 from weightdecay.data import scaled_regression
 from weightdecay.optim import SGD
 
 # Inputs whose column scales span three orders of magnitude: eigenvalues spread out.
-x, y_1d, scales = scaled_regression(seed=0, n_samples=100, n_features=8)
+x, y_1d, scales = scaled_regression(seed=0, n_train=100, n_features=8)
 y = y_1d[:, None]
 n, d = x.shape
 s = shrinkage(x, 0.0).eigenvalues
@@ -126,7 +131,7 @@ pd.DataFrame(rows).style.format(
 # $\big(\sqrt{t(n + d)} + d\min(t\eta' s_{\max}, \kappa)\big)\,\varepsilon$ (the
 # `early_stopping` entry of `weightdecay.claims.TOLERANCES`). Then the filter $1 - (1 - \eta' s_i)^t$ for several
 # $t$ next to the ridge filter of the $\lambda$ that matches each best
-# (`matching_lambda`, least squares over the directions).
+# (`decay_from_early_stopping`, least squares over the directions).
 
 
 # %%
@@ -215,13 +220,13 @@ lams, gaps, spans = [], [], []
 step_counts = (100, 1000, 10000)
 for t, colour in zip(step_counts, ("tab:blue", "tab:orange", "tab:green"), strict=True):
     stop = early_stopping_filter(s, lr, t, n)
-    lam = matching_lambda(x, lr=lr, steps=t)
+    lam = decay_from_early_stopping(x, lr=lr, steps=t)
     ridge = shrinkage(x, lam)
     ax.semilogx(s, stop, "o-", color=colour, label=f"early stopping, t = {t}")
     ax.semilogx(s, ridge.factors, "x--", color=colour, label=f"ridge, λ = {lam:.3g}")
     gap = ridge.effective_parameters - float(stop.sum())
     # Cauchy-Schwarz: |sum_i (f_i - g_i)| <= sqrt(d) ||f - g||_2, the norm being the
-    # residual that matching_lambda minimizes.
+    # residual that decay_from_early_stopping minimizes.
     bound = math.sqrt(d) * float((ridge.factors - stop).norm())
     print(check(f"t = {t}: |γ of ridge − sum of early stopping's factors|", abs(gap),
                 at_most=bound, origin="Cauchy–Schwarz: √d‖f − g‖"))  # fmt: skip
@@ -279,7 +284,7 @@ Markdown(
     f"{max(abs(g) for g, _ in gaps):.3f}. The bound beside each difference is "
     "$\\sqrt{d}\\,\\lVert f - g\\rVert_2$, with $f$ and $g$ the ridge and early-stopping "
     "factors: by the Cauchy–Schwarz inequality the $\\gamma$ cannot differ by more, "
-    "$\\lVert f - g\\rVert_2$ being the mismatch `matching_lambda` minimizes (asserted; "
+    "$\\lVert f - g\\rVert_2$ being the mismatch `decay_from_early_stopping` minimizes (asserted; "
     f"here {max(b / abs(g) for g, b in gaps):.1f} times the difference at most).\n\n"
     "Steepness, measured as the width in decades of $s$ over which a filter rises from "
     "0.1 to 0.9 (the last two columns): ridge's filter is a logistic sigmoid in "

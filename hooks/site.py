@@ -10,7 +10,8 @@
   mkdocs-jupyter's ``include_source`` copies next to the page) and its executed notebook,
   with the outputs of this build (which hooks/notebooks.py copies next to the page).
 * Fill the table of tolerances into the API page, from `weightdecay.claims.TOLERANCES` (loaded
-  from its file: it needs NumPy only, so the build process does not import PyTorch).
+  from its file: it needs only the standard library, so the build process does not import
+  PyTorch).
 * Write the page of every claim, ``claims.md``, from the records that
   `weightdecay.claims.check` left in ``build/claims/`` while the pages executed, and
   add the figures the pages saved in ``build/figures/`` (the home page shows one).
@@ -53,13 +54,13 @@ MERMAID_LOADER = re.compile(
 
 
 TOLERANCES_MARKER = "<!-- tolerances -->"
-TOLERANCES_FILE = ROOT / "weightdecay" / "claims.py"
+CLAIMS_SOURCE = ROOT / "weightdecay" / "claims.py"
 
 
 @functools.cache
 def claims_module() -> Any:
     """`weightdecay/claims.py`, loaded from its file alone (it needs only the standard library)."""
-    spec = importlib.util.spec_from_file_location("_claims", TOLERANCES_FILE)
+    spec = importlib.util.spec_from_file_location("_claims", CLAIMS_SOURCE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it loads

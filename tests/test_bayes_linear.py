@@ -13,8 +13,8 @@ from sklearn.linear_model import BayesianRidge
 
 from weightdecay.bayes_linear import (
     EvidenceRunawayError,
+    decay_from_precisions,
     log_evidence,
-    matching_decay,
     maximize_evidence,
     posterior,
 )
@@ -55,7 +55,7 @@ def test_gamma_is_bishops_effective_number_of_parameters() -> None:
     x, y = regression(50, 4, seed=1)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     fit = maximize_evidence(xt, yt, tol=1e-12, max_iter=10_000)
-    lam = matching_decay(fit.weight_precision, fit.noise_precision, 50)
+    lam = decay_from_precisions(fit.weight_precision, fit.noise_precision, 50)
     assert abs(fit.gamma - shrinkage(xt, lam).effective_parameters) < 1e-12
     # At the fixed point: alpha = gamma / ||m||^2.
     assert abs(fit.weight_precision - fit.gamma / float(fit.posterior.mean.pow(2).sum())) < 1e-6
@@ -65,7 +65,7 @@ def test_posterior_mean_is_the_matching_ridge_solution() -> None:
     x, y = regression(40, 3, seed=2)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     post = posterior(xt, yt, weight_precision=0.8, noise_precision=4.0)
-    w, b = ridge_closed_form(xt, yt[:, None], matching_decay(0.8, 4.0, 40))
+    w, b = ridge_closed_form(xt, yt[:, None], decay_from_precisions(0.8, 4.0, 40))
     torch.testing.assert_close(post.mean, w[:, 0], rtol=1e-12, atol=1e-14)
     assert abs(post.intercept - float(b[0])) < 1e-12
 
@@ -90,6 +90,12 @@ def test_bad_input() -> None:
         maximize_evidence(x, torch.zeros(5, dtype=torch.float64), tol=-1.0)
     with pytest.raises(ValueError, match=r"centre must have shape \(2,\)"):
         posterior(x, torch.zeros(5, dtype=torch.float64), 1.0, 1.0, centre=torch.zeros(3))
+    with pytest.raises(TypeError, match="centre must have dtype torch.float64, got torch.float32"):
+        posterior(x, torch.zeros(5, dtype=torch.float64), 1.0, 1.0, centre=torch.zeros(2))
+    with pytest.raises(TypeError, match="centre must be a torch.Tensor, got tuple"):
+        posterior(x, torch.zeros(5, dtype=torch.float64), 1.0, 1.0, centre=(0.0, 0.0))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="share a dtype, got torch.float64 and torch.float32"):
+        posterior(x, torch.zeros(5), 1.0, 1.0)
 
 
 @settings(max_examples=25)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hooks import site
-from weightdecay.claims import CLAIMS_FILE, PAGE, TOLERANCES, Claim, check
+from weightdecay.claims import CLAIMS_FILE, PAGE, TOLERANCES, Claim, Tolerance, check
 
 
 def test_each_relation_holds_and_fails_where_it_should() -> None:
@@ -45,6 +45,14 @@ def test_bad_input_is_refused_with_the_claim_named() -> None:
         check("c", 0.0, below=TOLERANCES["final"])
     with pytest.raises(ValueError, match="must be finite"):
         check("c", float("nan"), below=1.0)
+
+
+def test_a_tolerance_outside_the_table_needs_an_origin() -> None:
+    own = Tolerance("a page's own bound", 4.0, "4", "four roundings")
+    with pytest.raises(ValueError, match="Tolerance bound of 'd' is not one of TOLERANCES"):
+        check("d", 0.0, below=own, dtype="float64")
+    claim = check("d", 0.0, below=own, dtype="float64", origin="four roundings")
+    assert (claim.bound, claim.origin) == (4 * 2.0**-52, "four roundings")
 
 
 def test_claims_are_recorded_with_their_page(

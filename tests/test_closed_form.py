@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
 from weightdecay.closed_form import (
+    decay_from_early_stopping,
     descent_to_ridge,
     early_stopping_filter,
     gd_iterate,
-    matching_lambda,
     ridge_closed_form,
     shrinkage,
 )
@@ -155,12 +155,12 @@ def test_shrinkage_without_decay_counts_the_rank(repeats: int) -> None:
     assert int(torch.linalg.matrix_rank(x - x.mean(0))) == 3
 
 
-def test_matching_lambda_matches_the_filters() -> None:
+def test_decay_from_early_stopping_matches_the_filters() -> None:
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(50, 6, generator=gen, dtype=torch.float64) * torch.logspace(
         -1, 0.5, 6, dtype=torch.float64
     )
-    lam = matching_lambda(x, lr=0.05, steps=40)
+    lam = decay_from_early_stopping(x, lr=0.05, steps=40)
     s = shrinkage(x, lam).eigenvalues
     ridge = shrinkage(x, lam).factors
     stop = early_stopping_filter(s, 0.05, 40, 50)
@@ -194,6 +194,14 @@ def test_closed_form_bad_input() -> None:
         ridge_closed_form(x, torch.zeros(5, 1, dtype=torch.float64), -1.0)
     with pytest.raises(ValueError, match=r"centre must have shape \(2, 1\)"):
         ridge_closed_form(x, torch.zeros(5, 1, dtype=torch.float64), 0.1, centre=torch.zeros(3))
+    with pytest.raises(TypeError, match="centre must have dtype torch.float64, got torch.float32"):
+        ridge_closed_form(x, torch.zeros(5, 1, dtype=torch.float64), 0.1, centre=torch.zeros(2, 1))
+    with pytest.raises(TypeError, match="centre must be a torch.Tensor, got list"):
+        ridge_closed_form(x, torch.zeros(5, 1, dtype=torch.float64), 0.1, centre=[0.0, 0.0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
+        shrinkage([[1.0, 2.0]], 0.1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"x must be a 2-d tensor, got shape \(5,\)"):
+        decay_from_early_stopping(torch.ones(5, dtype=torch.float64), lr=0.01, steps=3)
     with pytest.raises(ValueError, match="lr must be <"):
         early_stopping_filter(torch.tensor([100.0]), lr=10.0, steps=3, n_terms=10)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from weightdecay import Net, cluster_inputs, featurize, make_clusters, make_regression_split
-from weightdecay.data import derive_seed
+from weightdecay.data import derive_seed, make_blobs
 
 
 def test_regression_split_layout() -> None:
@@ -65,7 +65,7 @@ def test_clusters_follow_their_generating_model() -> None:
 def test_clusters_reproducible_and_noise_level() -> None:
     assert torch.equal(make_clusters(seed=4).y, make_clusters(seed=4).y)
     assert not torch.equal(make_clusters(seed=4).y, make_clusters(seed=5).y)
-    quiet = make_clusters(seed=4, noise_std=0.0)
+    quiet = make_clusters(seed=4, noise=0.0)
     assert not torch.equal(quiet.y, make_clusters(seed=4).y)
 
 
@@ -76,9 +76,9 @@ def test_clusters_reproducible_and_noise_level() -> None:
         (lambda: make_regression_split(seed=1.5), TypeError, r"seed must be an integer, got 1\.5"),  # type: ignore[arg-type]
         (lambda: make_regression_split(dtype=torch.int32), ValueError, "dtype must be"),
         (
-            lambda: make_regression_split(n_samples=100, n_train=100),
+            lambda: make_regression_split(n_rows=100, n_train=100),
             ValueError,
-            "n_train must be < n_samples = 100, got 100",
+            "n_train must be < n_rows = 100, got 100",
         ),
         (
             lambda: make_regression_split(n_informative=7),
@@ -86,7 +86,7 @@ def test_clusters_reproducible_and_noise_level() -> None:
             "n_informative must be <= n_features = 6, got 7",
         ),
         (lambda: make_regression_split(noise=-1.0), ValueError, r"noise must be >= 0, got -1\.0"),
-        (lambda: make_clusters(noise_std=float("nan")), ValueError, "noise_std must be finite"),
+        (lambda: make_clusters(noise=float("nan")), ValueError, "noise must be finite"),
         (lambda: make_clusters(points_per_cluster=1), ValueError, "must be >= 2, got 1"),
         (lambda: featurize(torch.zeros(2, 2)), ValueError, r"x must be 1-d, got shape \(2, 2\)"),
         (lambda: featurize([1.0]), TypeError, "x must be a torch.Tensor, got list"),  # type: ignore[arg-type]
@@ -102,3 +102,10 @@ def test_derive_seed_bad_input() -> None:
         derive_seed(0, "")
     with pytest.raises(TypeError, match="purpose must be a str, got 3"):
         derive_seed(0, 3)  # type: ignore[arg-type]
+
+
+def test_make_blobs_names_a_bad_stream() -> None:
+    with pytest.raises(ValueError, match="stream must be None or a non-empty string, got ''"):
+        make_blobs(5, stream="")
+    with pytest.raises(TypeError, match="stream must be None or a str, got 3"):
+        make_blobs(5, stream=3)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from weightdecay import mape, max_abs_diff, relative_error
+from weightdecay import mape, max_abs_diff, mse, relative_error
 from weightdecay.metrics import scalar_relative_error
 
 # Zero or a magnitude in [1e-100, 1e3]: squares neither overflow nor underflow.
@@ -105,12 +105,21 @@ def test_relative_error_over_lists_is_over_the_concatenation() -> None:
 def test_norm_errors_bad_input(function: object) -> None:
     with pytest.raises(ValueError, match="same length, got 1 and 2"):
         function([torch.ones(2)], [torch.ones(2), torch.ones(1)])  # type: ignore[operator]
-    with pytest.raises(ValueError, match=r"a\[0\] and b\[0\] must have the same shape"):
+    with pytest.raises(ValueError, match=r"^a and b must have the same shape, got \(2,\)"):
         function(torch.ones(2), torch.ones(3))  # type: ignore[operator]
-    with pytest.raises(TypeError, match="same dtype"):
+    with pytest.raises(ValueError, match=r"a\[0\] and b\[0\] must have the same shape"):
+        function([torch.ones(2)], [torch.ones(3)])  # type: ignore[operator]
+    with pytest.raises(TypeError, match="same dtype, got torch.float32 and torch.float64"):
         function(torch.ones(2), torch.ones(2, dtype=torch.float64))  # type: ignore[operator]
     with pytest.raises(ValueError, match="at least one tensor"):
         function([], [])  # type: ignore[operator]
+
+
+def test_mse_names_a_bad_argument() -> None:
+    with pytest.raises(TypeError, match="target must be a torch.Tensor, got list"):
+        mse(torch.ones(2), [1.0, 1.0])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^pred and target must have the same shape"):
+        mse(torch.ones(2), torch.ones(3))
 
 
 def test_scalar_relative_error_takes_the_second_as_reference() -> None:

@@ -167,6 +167,10 @@ def test_centre_bad_input() -> None:
         ScratchLinearRegression(4, 3, 0.1, centre=torch.zeros(4, 3))
     with pytest.raises(ValueError, match=r"centre must have shape \(4, 3\), got \(3, 4\)"):
         TorchLinearRegression(4, 3, seed=0).sgd(0.1, 0.1, centre=torch.zeros(3, 4))
+    with pytest.raises(TypeError, match="centre must have dtype torch.float64, got torch.float32"):
+        TorchLinearRegression(4, 3, seed=0).sgd(0.1, 0.1, centre=torch.zeros(4, 3))
+    with pytest.raises(TypeError, match="centre must be a torch.Tensor, got list"):
+        TorchLinearRegression(4, 3, seed=0).sgd(0.1, 0.1, centre=[[0.0] * 3] * 4)  # type: ignore[arg-type]
 
 
 def test_net_is_the_second_seeds_architecture() -> None:

@@ -72,18 +72,18 @@ def reserved() -> set[str]:
 # The reserved symbols each page uses, each checked against the notation page's meaning.
 PAGE_SYMBOLS: dict[str, str] = {
     "api.md": r"\varepsilon",
-    "bayesian.py": r"D I N \eta \lambda \sigma \tau \theta \varepsilon k n",
+    "bayesian.py": r"D I N \eta \lambda \sigma \tau \theta \varepsilon g k n",
     "beyond-map.py": r"I \beta \lambda \tau \varepsilon b n",
     "classifiers.py": r"I J K N P S T W X Y Z \Delta \ell \eta \lambda \sigma \tau "
     r"\varepsilon b d k m",
     "closed-form.py": r"I J W X Y \alpha \eta \lambda \theta \varepsilon b d k n s v",
     "data-parallel.py": r"A L R \ell \eta \lambda \theta \varepsilon m",
-    "decay-cost.py": r"B D N \eta \lambda \tau \theta m",
+    "decay-cost.py": r"B D N \eta \lambda \tau \theta g m",
     "from-scratch.py": r"J L W X Y \Delta \eta \lambda b d k m n",
     "index.md": r"I J L N W \eta \lambda \sigma \tau \theta",
     "informative-priors.py": r"I N \lambda \sigma \tau \theta n",
-    "l2-vs-decay.py": r"A I L X \epsilon \eta \lambda \mu \theta \varepsilon d n",
-    "normalization-layers.py": r"L W \epsilon \eta \lambda \varepsilon m",
+    "l2-vs-decay.py": r"A I L X \epsilon \eta \lambda \mu \theta \varepsilon d g n",
+    "normalization-layers.py": r"L W \epsilon \eta \lambda \varepsilon g m",
     "overfitting.py": r"I X \alpha \beta \gamma \lambda \tau \varepsilon d n s",
     "shrinkage.py": r"I W X Y \alpha \eta \gamma \lambda \varepsilon d n s v",
 }

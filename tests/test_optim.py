@@ -18,6 +18,7 @@ from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from weightdecay.metrics import relative_error
+from weightdecay.normalization import NORM_LAYERS
 from weightdecay.optim import SGD, Adam, AdamW, decay_groups, decays
 
 STEPS = 100
@@ -327,6 +328,29 @@ def test_decay_groups_shared_and_frozen_parameters() -> None:
         decay_groups(nn.ReLU(), 0.1)
 
 
+@pytest.mark.parametrize(
+    ("lazy", "shape"), [(nn.LazyBatchNorm1d, (4, 3)), (nn.LazyInstanceNorm2d, (2, 3, 4, 4))]
+)
+def test_lazy_normalizations_stay_normalizations_once_initialized(
+    lazy: type[nn.Module], shape: tuple[int, ...]
+) -> None:
+    layer = lazy(affine=True)
+    assert isinstance(layer, NORM_LAYERS) and not decays(layer, "weight")
+    layer(torch.randn(*shape))
+    assert type(layer) is not lazy  # it became BatchNorm1d or InstanceNorm2d
+    assert isinstance(layer, NORM_LAYERS) and not decays(layer, "weight")
+
+
+def test_norm_layers_cover_every_batch_and_instance_normalization() -> None:
+    """The public list covers every subclass of the two private bases it replaced."""
+    pending = [nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm]
+    while pending:
+        kind = pending.pop()
+        pending += kind.__subclasses__()
+        if not kind.__name__.startswith("_"):
+            assert issubclass(kind, NORM_LAYERS), kind
+
+
 def test_decays_rnn_and_attention() -> None:
     lstm = nn.LSTM(3, 4)
     assert decays(lstm, "weight_ih_l0") and not decays(lstm, "bias_hh_l0")
@@ -391,7 +415,7 @@ CENTRE_CASES = [
 
 @pytest.mark.parametrize("decoupled", [False, True])
 @pytest.mark.parametrize(("ours_cls", "torch_cls", "options", "flag"), CENTRE_CASES)
-def test_decay_centre_matches_its_oracle(
+def test_centre_matches_its_oracle(
     ours_cls: Callable[..., torch.optim.Optimizer],
     torch_cls: Callable[..., torch.optim.Optimizer],
     options: dict[str, Any],
@@ -430,12 +454,16 @@ def test_decay_centre_matches_its_oracle(
     )
 
 
-def test_decay_centre_is_checked() -> None:
+def test_centre_is_checked() -> None:
     p = torch.zeros(3, requires_grad=True)
     optimizer = SGD([{"params": [p], "centre": [torch.zeros(2)]}], lr=0.1, weight_decay=0.1)
     p.grad = torch.ones(3)
     with pytest.raises(ValueError, match=r"centre\[0\] must be a tensor of shape \(3,\)"):
         optimizer.step()
+    mixed = SGD([{"params": [p], "centre": torch.zeros(3).double()}], lr=0.1, weight_decay=0.1)
+    message = r"^centre must be .* dtype torch.float32, got shape \(3,\) and dtype torch.float64"
+    with pytest.raises(TypeError, match=message):
+        mixed.step()
     other = Adam([{"params": [p], "centre": []}], weight_decay=0.1)
     with pytest.raises(ValueError, match="one tensor per parameter"):
         other.step()

@@ -1,4 +1,4 @@
-"""The Gaussian prior and the map tau = 1/(N lambda), against SciPy and autograd."""
+"""The Gaussian prior and the map tau = 1/(N lambda); the Gaussian likelihood behind the MSE."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from scipy import stats
 
 from tests.strategies import POSITIVE_LAMBDAS, tensor_lists
 from weightdecay import (
+    MSE_NOISE_VARIANCE,
     decay_from_variance,
     gaussian_log_prior,
+    gaussian_nll,
     l2_penalty,
     log_prior_constant,
     prior_precision,
@@ -119,3 +121,38 @@ def test_first_seed_counts_every_entry() -> None:
 def test_bad_input_is_named(call: object, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         call()  # type: ignore[operator]
+
+
+# The Gaussian likelihood behind the MSE.
+
+
+@given(variance=st.floats(1e-3, 1e3), seed=st.integers(0, 2**31 - 1))
+def test_gaussian_nll_matches_scipy(variance: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pred, y = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    oracle = -float(np.mean(stats.norm(loc=pred, scale=math.sqrt(variance)).logpdf(y)))
+    value = float(gaussian_nll(torch.tensor(pred), torch.tensor(y), variance))
+    assert math.isclose(value, oracle, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_mse_is_the_nll_at_half_variance_only() -> None:
+    pred, y = torch.randn(20, dtype=torch.float64), torch.randn(20, dtype=torch.float64)
+    mse = float((pred - y).pow(2).mean())
+    at_half = float(gaussian_nll(pred, y, MSE_NOISE_VARIANCE))
+    assert math.isclose(at_half - mse, 0.5 * math.log(math.pi), rel_tol=1e-13)
+    # At another variance the difference depends on the data: not a constant shift.
+    other = [
+        float(gaussian_nll(pred * s, y, 1.0)) - float((pred * s - y).pow(2).mean()) for s in (1, 2)
+    ]
+    assert not math.isclose(other[0], other[1], rel_tol=1e-6)
+
+
+def test_gaussian_nll_bad_input() -> None:
+    with pytest.raises(ValueError, match="variance must be > 0, got 0"):
+        gaussian_nll(torch.ones(2), torch.ones(2), 0)
+    with pytest.raises(ValueError, match=r"^pred and target must have the same shape"):
+        gaussian_nll(torch.ones(2), torch.ones(3), 1.0)
+    with pytest.raises(TypeError, match="pred must be a torch.Tensor, got float"):
+        gaussian_nll(1.0, torch.ones(2), 1.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="same dtype, got torch.float32 and torch.float64"):
+        gaussian_nll(torch.ones(2), torch.ones(2, dtype=torch.float64), 1.0)

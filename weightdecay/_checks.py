@@ -52,11 +52,16 @@ def check_dtype(name: str, value: object) -> torch.dtype:
     return value
 
 
+def as_list(tensors: Tensors) -> list[Tensor]:
+    """``[tensors]`` for one tensor, else ``list(tensors)``."""
+    return [tensors] if isinstance(tensors, Tensor) else list(tensors)
+
+
 def as_tensor_list(name: str, params: Tensors) -> list[Tensor]:
     """Return ``params`` (a tensor or an iterable) as a non-empty list of one float dtype."""
     if not isinstance(params, Tensor | Iterable):
         raise TypeError(f"{name} must be a tensor or an iterable of tensors, got {params!r}")
-    tensors = [params] if isinstance(params, Tensor) else list(params)
+    tensors = as_list(params)
     if not tensors:
         raise ValueError(f"{name} must contain at least one tensor, got an empty iterable")
     for i, tensor in enumerate(tensors):
@@ -75,19 +80,22 @@ def offsets(params: Tensors, centre: Tensors | None) -> list[Tensor]:
     if centre is None:
         return tensors
     centres = as_tensor_list("centre", centre)
-    check_same_layout(("params", "centre"), tensors, centres)
+    one = isinstance(params, Tensor) and isinstance(centre, Tensor)
+    check_same_layout(("params", "centre"), *((params, centre) if one else (tensors, centres)))
     return [p - c for p, c in zip(tensors, centres, strict=True)]
 
 
 def check_same_layout(
-    names: tuple[str, str], first: Iterable[Tensor], second: Iterable[Tensor]
+    names: tuple[str, str], first: Tensors, second: Tensors
 ) -> tuple[list[Tensor], list[Tensor]]:
-    """Check that two lists of tensors pair up: same length, shapes and dtypes."""
-    (m, n), a, b = names, list(first), list(second)
+    """Check that two tensors, or two lists of tensors, pair up: length, shapes and dtypes."""
+    single = isinstance(first, Tensor) and isinstance(second, Tensor)
+    (m, n), a, b = names, as_list(first), as_list(second)
     if len(a) != len(b):
         raise ValueError(f"{m} and {n} must have the same length, got {len(a)} and {len(b)}")
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        pair = f"{m}[{i}] and {n}[{i}] must have the same"
+        pair = f"{m} and {n}" if single else f"{m}[{i}] and {n}[{i}]"
+        pair += " must have the same"
         if x.shape != y.shape:
             raise ValueError(f"{pair} shape, got {tuple(x.shape)} and {tuple(y.shape)}")
         if x.dtype != y.dtype:
@@ -119,26 +127,64 @@ def group_centres(group: dict[str, Any]) -> list[Tensor] | None:
     r"""A parameter group's ``"centre"`` $\theta_0$, one tensor per parameter, or None."""
     if (centre := group.get("centre")) is None:
         return None
-    params = list(group["params"])
-    centres = [centre] if isinstance(centre, Tensor) else list(centre)
+    params, centres = list(group["params"]), as_list(centre)
     if len(centres) != len(params):
         raise ValueError(f"centre must hold one tensor per parameter, got {len(centres)}")
     for i, (p, c) in enumerate(zip(params, centres, strict=True)):
-        if not isinstance(c, Tensor) or c.shape != p.shape or c.dtype != p.dtype:
-            want = f"a tensor of shape {tuple(p.shape)} and dtype {p.dtype}"
-            raise ValueError(f"centre[{i}] must be {want}, got {getattr(c, 'shape', c)!r}")
+        name = "centre" if isinstance(centre, Tensor) else f"centre[{i}]"
+        want = f"{name} must be a tensor of shape {tuple(p.shape)} and dtype {p.dtype}, got"
+        if not isinstance(c, Tensor):
+            raise TypeError(f"{want} {type(c).__name__}")
+        if c.shape != p.shape or c.dtype != p.dtype:
+            error = ValueError if c.shape != p.shape else TypeError
+            raise error(f"{want} shape {tuple(c.shape)} and dtype {c.dtype}")
     return centres
 
 
-def check_batch(name: str, tensor: object, columns: int, dtype: torch.dtype) -> Tensor:
-    """Return `tensor` if it is a 2-d tensor with `columns` columns and `dtype`."""
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    if tensor.ndim != 2 or tensor.shape[1] != columns:
-        raise ValueError(f"{name} must have shape (m, {columns}), got {tuple(tensor.shape)}")
-    if tensor.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype}, got {tensor.dtype}")
-    return tensor
+def check_tensor(
+    name: str,
+    value: object,
+    shape: tuple[int, ...] | None = None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """Return `value` if it is a tensor, of `shape` and `dtype` when they are given."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if shape is not None and tuple(value.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(value.shape)}")
+    if dtype is not None and value.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {value.dtype}")
+    return value
+
+
+def check_matrix(
+    name: str,
+    value: object,
+    *,
+    rows: int | None = None,
+    columns: int | None = None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """Return `value` if it is a 2-d floating tensor, of `rows`, `columns`, `dtype` if given."""
+    shape = tuple((x := check_tensor(name, value)).shape)
+    if columns is not None:
+        if len(shape) != 2 or shape[1] != columns or rows not in (None, shape[0]):
+            want = f"({'m' if rows is None else rows}, {columns})"
+            raise ValueError(f"{name} must have shape {want}, got {shape}")
+    elif len(shape) != 2 or rows not in (None, shape[0]):
+        with_rows = "" if rows is None else f" with {rows} rows"
+        raise ValueError(f"{name} must be a 2-d tensor{with_rows}, got shape {shape}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
+    return check_tensor(name, x, dtype=dtype)
+
+
+def check_same_dtype(names: tuple[str, ...], *tensors: Tensor) -> None:
+    """Check that `tensors`, named by `names`, share one dtype; the message lists them all."""
+    if len({t.dtype for t in tensors}) > 1:
+        listed = f"{', '.join(names[:-1])} and {names[-1]}"
+        dtypes = ", ".join(str(t.dtype) for t in tensors[:-1]) + f" and {tensors[-1].dtype}"
+        raise TypeError(f"{listed} must share a dtype, got {dtypes}")
 
 
 def check_rate(lr: float, weight_decay: float, *, positive_decay: bool) -> tuple[float, float]:

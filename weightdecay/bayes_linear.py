@@ -1,8 +1,8 @@
 r"""Bayesian linear regression: posterior, predictive, evidence, and evidence maximization.
 
-One target: $y = Xw + b + \varepsilon$, $\varepsilon \sim \mathcal{N}(0, \beta^{-1})$,
-$w \sim \mathcal{N}(w_0, \alpha^{-1} I)$, flat prior on $b$ (centred data): $\alpha$ is the
-**weight precision** (scikit-learn's ``lambda_``), $\beta$ the **noise precision** (``alpha_``).
+One target: $y \sim \mathcal{N}(Xw + b, 1/\beta)$, $w \sim \mathcal{N}(w_0, \tau I)$, flat prior
+on $b$ (centred data): $1/\tau$ is the **weight precision** (scikit-learn's ``lambda_``),
+$\beta$ the **noise precision** (``alpha_``).
 """
 
 from __future__ import annotations
@@ -13,52 +13,57 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from weightdecay._checks import check_count, check_nonnegative, check_positive
+from weightdecay._checks import (
+    check_count,
+    check_matrix,
+    check_nonnegative,
+    check_positive,
+    check_same_dtype,
+    check_tensor,
+)
 
 __all__ = [
     "EvidenceFit",
     "EvidenceRunawayError",
     "Posterior",
+    "decay_from_precisions",
     "log_evidence",
-    "matching_decay",
     "maximize_evidence",
     "posterior",
 ]
 
 
 def _check_xy(x: Tensor, y: Tensor) -> None:
-    if not isinstance(x, Tensor) or x.ndim != 2:
-        raise ValueError(f"x must be a 2-d tensor, got {getattr(x, 'shape', x)!r}")
-    if not isinstance(y, Tensor) or y.ndim != 1 or y.shape[0] != x.shape[0]:
+    n = check_matrix("x", x).shape[0]
+    if check_tensor("y", y).shape != (n,):
         raise ValueError(
-            f"y must be a 1-d tensor with {x.shape[0]} entries (one target at a time), "
-            f"got {getattr(y, 'shape', y)!r}"
+            f"y must be a 1-d tensor with {n} entries (one target at a time), "
+            f"got shape {tuple(y.shape)}"
         )
-    if x.dtype != y.dtype:
-        raise TypeError(f"x and y must share a dtype, got {x.dtype} and {y.dtype}")
+    check_same_dtype(("x", "y"), x, y)
 
 
-def matching_decay(weight_precision: float, noise_precision: float, n_samples: int) -> float:
-    r"""Our $\lambda = 2\alpha/(\beta n)$ whose ridge solution is the posterior mean (one target).
+def decay_from_precisions(weight_precision: float, noise_precision: float, n_train: int) -> float:
+    r"""Our $\lambda = 2/(\beta n\tau)$ whose ridge solution is the posterior mean (one target).
 
     Examples
     --------
-    >>> from weightdecay.bayes_linear import matching_decay
-    >>> matching_decay(3.0, 2.0, n_samples=60)  # noise variance 1/2: alpha / n = 1 / (n tau)
+    >>> from weightdecay.bayes_linear import decay_from_precisions
+    >>> decay_from_precisions(3.0, 2.0, n_train=60)  # noise variance 1/2: lambda = 1 / (n tau)
     0.05
     """
     a = check_positive("weight_precision", weight_precision)
-    b, n = check_positive("noise_precision", noise_precision), check_count("n_samples", n_samples)
-    # $$\lambda = \frac{2\alpha}{\beta n}$$
+    b, n = check_positive("noise_precision", noise_precision), check_count("n_train", n_train)
+    # $$\lambda = \frac{2}{\beta n\tau}$$
     return 2 * a / (b * n)
 
 
 @dataclass(frozen=True)
 class Posterior:
-    r"""The Gaussian posterior $\mathcal{N}(m, \Sigma)$ over the weights, and the intercept.
+    r"""The Gaussian posterior $\mathcal{N}(\bar w, \Sigma)$ over the weights, and the intercept.
 
-    `mean` $m$ (d,), `cov` $\Sigma$ (d, d), `intercept` $\bar y - \bar x^\top m$,
-    `noise_precision` $\beta$, `x_mean` $\bar x$ and `n_samples` $n$, the training rows.
+    `mean` $\bar w$ (d,), `cov` $\Sigma$ (d, d), `intercept` $\bar y - \bar x^\top \bar w$,
+    `noise_precision` $\beta$, `x_mean` $\bar x$ and `n_train` $n$, the training rows.
     """
 
     mean: Tensor
@@ -66,17 +71,18 @@ class Posterior:
     intercept: float
     noise_precision: float
     x_mean: Tensor
-    n_samples: int
+    n_train: int
 
     def predict(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        r"""Predictive mean and standard deviation $\sigma(x)$ at inputs (m, d), each shape (m,).
+        r"""Predictive mean and standard deviation at inputs (m, d), each shape (m,).
 
-        $\sigma^2(x) = 1/\beta + 1/(\beta n) + x_c^\top\Sigma x_c$: noise, intercept (flat prior;
-        `BayesianRidge.predict(..., return_std=True)` leaves it out) and weights; see `posterior`.
+        $\operatorname{Var}(y \mid x) = 1/\beta + 1/(\beta n) + x_c^\top\Sigma x_c$: noise,
+        intercept (flat prior; `BayesianRidge.predict(..., return_std=True)` leaves it out) and
+        weights; see `posterior`.
         """
         xc, noise = x - self.x_mean, 1 / self.noise_precision
-        # $$\sigma^2(x) = \frac{1}{\beta} + \frac{1}{\beta n} + x_c^\top \Sigma x_c$$
-        variance = noise + noise / self.n_samples + ((xc @ self.cov) * xc).sum(dim=1)
+        # $$\mathrm{Var}(y \mid x) = \frac{1}{\beta} + \frac{1}{\beta n} + x_c^\top \Sigma x_c$$
+        variance = noise + noise / self.n_train + ((xc @ self.cov) * xc).sum(dim=1)
         return x @ self.mean + self.intercept, variance.sqrt()
 
 
@@ -87,20 +93,20 @@ def posterior(
     noise_precision: float,
     centre: Tensor | None = None,
 ) -> Posterior:
-    r"""The posterior $\mathcal{N}(m, \Sigma)$ of the weights for precisions $\alpha$, $\beta$.
+    r"""The weights' posterior $\mathcal{N}(\bar w, \Sigma)$ for precisions $1/\tau$ and $\beta$.
 
-    $\Sigma = (\alpha I + \beta X_c^\top X_c)^{-1}$, $m = \Sigma(\beta X_c^\top y_c + \alpha w_0)$
+    $\Sigma = (I/\tau + \beta X_c^\top X_c)^{-1}$, $\bar w = \Sigma(\beta X_c^\top y_c + w_0/\tau)$
     for inputs (n, d), one target (n,) and `centre` $w_0$ (d,), the prior's mean (zero if None).
 
     Examples
     --------
     >>> import torch
-    >>> from weightdecay.bayes_linear import matching_decay, posterior
+    >>> from weightdecay.bayes_linear import decay_from_precisions, posterior
     >>> from weightdecay.closed_form import ridge_closed_form
     >>> x = torch.randn(40, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> x, y = x[:, :3], x[:, 3]
     >>> post = posterior(x, y, weight_precision=2.0, noise_precision=0.5)
-    >>> w, b = ridge_closed_form(x, y[:, None], matching_decay(2.0, 0.5, 40))
+    >>> w, b = ridge_closed_form(x, y[:, None], decay_from_precisions(2.0, 0.5, 40))
     >>> torch.allclose(post.mean, w[:, 0], rtol=1e-12), abs(post.intercept - float(b)) < 1e-12
     (True, True)
     >>> _, std = post.predict(x.mean(dim=0, keepdim=True))  # at x-bar: variance (1 + 1/n)/beta
@@ -113,21 +119,20 @@ def posterior(
     x_mean, y_mean = x.mean(dim=0), y.mean()
     xc, yc, d = x - x_mean, y - y_mean, x.shape[1]
     w0 = torch.zeros(d, dtype=x.dtype) if centre is None else centre
-    if w0.shape != (d,):
-        raise ValueError(f"centre must have shape ({d},), got {tuple(w0.shape)}")
-    # $$\Sigma = (\alpha I + \beta X_c^\top X_c)^{-1}$$
+    check_tensor("centre", w0, (d,), x.dtype)
+    # $$\Sigma = (I/\tau + \beta X_c^\top X_c)^{-1}$$
     precision = a * torch.eye(d, dtype=x.dtype) + b * xc.T @ xc
     cov = torch.linalg.inv(precision)
-    # $$m = \Sigma(\beta X_c^\top y_c + \alpha w_0)$$
+    # $$\bar w = \Sigma(\beta X_c^\top y_c + w_0/\tau)$$
     mean = torch.linalg.solve(precision, b * xc.T @ yc + a * w0)
     return Posterior(mean, cov, float(y_mean - x_mean @ mean), b, x_mean, x.shape[0])
 
 
 def log_evidence(x: Tensor, y: Tensor, weight_precision: float, noise_precision: float) -> float:
-    r"""$\log p(y \mid \alpha, \beta)$ for the centred data, zero prior mean (as scikit-learn).
+    r"""$\log p(y \mid \tau, \beta)$ for the centred data, zero prior mean (as scikit-learn).
 
-    $\frac{1}{2}\big[d\log\alpha + n\log\beta - \beta\lVert y_c - X_c m\rVert^2
-    - \alpha\lVert m\rVert^2 - \log|\Sigma^{-1}| - n\log 2\pi\big]$.
+    $\frac{1}{2}\big[n\log\beta - d\log\tau - \beta\lVert y_c - X_c\bar w\rVert^2
+    - \lVert\bar w\rVert^2/\tau - \log|\Sigma^{-1}| - n\log 2\pi\big]$.
 
     Examples
     --------
@@ -145,7 +150,7 @@ def log_evidence(x: Tensor, y: Tensor, weight_precision: float, noise_precision:
     n, d = x.shape
     a, b = float(weight_precision), float(noise_precision)
     sse = float((yc - xc @ post.mean).pow(2).sum())
-    # $$\frac12[d\log\alpha + n\log\beta - \beta E_D - \alpha|m|^2 + \log|\Sigma| - n\log2\pi]$$
+    # $$\frac12[n\log\beta - d\log\tau - \beta E_D - |\bar w|^2/\tau + \log|\Sigma| - n\log2\pi]$$
     terms = d * math.log(a) + n * math.log(b) - b * sse - a * float(post.mean.pow(2).sum())
     return 0.5 * (terms + float(torch.linalg.slogdet(post.cov)[1]) - n * math.log(2 * math.pi))
 
@@ -164,7 +169,7 @@ class EvidenceRunawayError(RuntimeError):
 
 @dataclass(frozen=True)
 class EvidenceFit:
-    r"""The result of `maximize_evidence`; `gamma` $= \sum_i \beta s_i/(\alpha + \beta s_i)$."""
+    r"""The result of `maximize_evidence`; `gamma` $= \sum_i \beta s_i/(1/\tau + \beta s_i)$."""
 
     posterior: Posterior
     weight_precision: float
@@ -185,12 +190,13 @@ def maximize_evidence(
     lambda_1: float = 0.0,
     lambda_2: float = 0.0,
 ) -> EvidenceFit:
-    r"""MacKay's fixed point for $\alpha$ and $\beta$ (Bishop, PRML 3.5.2), as `BayesianRidge`.
+    r"""MacKay's fixed point for $\tau$ and $\beta$ (Bishop, PRML 3.5.2), as `BayesianRidge`.
 
-    From $\beta = 1/\mathrm{Var}(y)$, $\alpha = 1$: $\alpha \leftarrow (\gamma + 2\lambda_1)/
-    (\lVert m\rVert^2 + 2\lambda_2)$, $\beta \leftarrow (n - \gamma + 2\alpha_1)/(E_D + 2\alpha_2)$
-    until $\sum_i |m_i - m_i^{\text{old}}| <$ `tol`; `alpha_1`, `alpha_2` (on $\beta$), `lambda_1`,
-    `lambda_2` (on $\alpha$) are scikit-learn's Gamma hyperpriors (0: none).
+    From $\beta = 1/\mathrm{Var}(y)$, $\tau = 1$: $1/\tau \leftarrow (\gamma + 2c_1)/
+    (\lVert\bar w\rVert^2 + 2c_2)$, $\beta \leftarrow (n - \gamma + 2a_1)/(E_D + 2a_2)$ until
+    $\sum_i |\bar w_i - \bar w_i^{\text{old}}| <$ `tol`. scikit-learn's Gamma hyperpriors (0:
+    none): $a_1$, $a_2$ = `alpha_1`, `alpha_2` on $\beta$; $c_1$, $c_2$ = `lambda_1`, `lambda_2`
+    on $1/\tau$.
 
     Examples
     --------
@@ -214,12 +220,13 @@ def maximize_evidence(
     previous: Tensor | None = None
     history: list[tuple[float, float]] = []
     for iteration in range(n_max):
-        # $$m = V\,\mathrm{diag}\big(1/(s_i + \alpha/\beta)\big)\,V^\top X_c^\top y_c$$
+        # $$\bar w = V\,\mathrm{diag}\big(1/(s_i + 1/(\beta\tau))\big)\,V^\top X_c^\top y_c$$
         m = vectors @ (projected / (s + alpha / beta))
         sse = float((yc - xc @ m).pow(2).sum())
-        # $$\gamma = \sum_i \frac{\beta s_i}{\alpha + \beta s_i}$$
+        # $$\gamma = \sum_i \frac{\beta s_i}{1/\tau + \beta s_i}$$
         gamma = float((beta * s / (alpha + beta * s)).sum())
-        # $$\alpha \leftarrow \gamma/\lVert m\rVert^2, \quad \beta \leftarrow (n - \gamma)/E_D$$
+        # $$\frac{1}{\tau} \leftarrow \frac{\gamma + 2c_1}{\lVert\bar w\rVert^2 + 2c_2}, \quad
+        #   \beta \leftarrow \frac{n - \gamma + 2a_1}{E_D + 2a_2}$$
         alpha = (gamma + 2 * l1) / (float(m.pow(2).sum()) + 2 * l2)
         beta = (n - gamma + 2 * a1) / (sse + 2 * a2) if sse + 2 * a2 > 0 else math.inf
         history.append((alpha, beta))

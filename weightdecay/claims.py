@@ -39,6 +39,7 @@ def eps(dtype: object) -> float:
 
     Examples
     --------
+    >>> import torch
     >>> from weightdecay.claims import eps
     >>> eps("float64") == 2.0**-52, eps(torch.float32) == 2.0**-23
     (True, True)
@@ -144,12 +145,12 @@ TOLERANCES: dict[str, Tolerance] = {
         "both sum the same squares; they differ by an exact division by 2σ² = 1 and "
         "the rounding of a constant and its addition"),
     "prior_penalty": Tolerance("-(1/N) log prior against the penalty plus its constant",
-        _NET_PARAMETERS, "$P = 261$ parameters",
+        _NET_PARAMETERS, "$D = 261$ parameters",
         "one pass over the parameters, summed in another order"),
     "prior_gradient": Tolerance("the prior's gradient against λθ", 8, "8",
         "θ/τ/N against λθ with τ = 1/(Nλ): about four roundings, doubled"),
     "posterior": Tolerance("classifiers: -(1/m) log posterior against J plus its constant",
-        _ROWS + (_FEATURES + 1) * _CLASSES, "$m + P$, $m = 60$, $P \\le 84$",
+        _ROWS + (_FEATURES + 1) * _CLASSES, "$m + D$, $m = 60$, $D \\le 84$",
         "one pass over the rows' log-likelihoods and the parameters' log-densities"),
 }
 """The tolerances of the site's parity claims, by name: ``TOLERANCES["final"]["float64"]``."""
@@ -163,9 +164,9 @@ RUNTIME: dict[str, tuple[str, str]] = {
         "t steps of gradient descent, each an n-row sum and a d-term product, add "
         "their roundings like a random walk; a rounding of an eigenvalue s_i moves the "
         "closed form's gain f_i/s_i by about tη' relative, and never more than κ"),
-    "stopping_rule": (r"$2\lVert\nabla J(\theta_{\mathrm{sk}})\rVert/\mu_{\min}$",
+    "stopping_rule": (r"$2\lVert\nabla J(\theta_{\mathrm{sk}})\rVert/h_{\min}$",
         "scikit-learn stops when its gradient is small; a strongly convex objective "
-        "with smallest Hessian eigenvalue μ puts its point within ‖∇J‖/μ of the "
+        "with smallest Hessian eigenvalue h_min puts its point within ‖∇J‖/h_min of the "
         "optimum, twice that for second-order terms and our own optimum's rounding; "
         "never above scikit-learn's tol 1e-14 over the smallest λ compared, 1e-4"),
 }
@@ -263,8 +264,8 @@ def check(
 ) -> Claim:
     r"""Assert that `measured` meets one bound, and record and return the claim.
 
-    Exactly one of `below` ($m < b$), `at_most` ($m \le b$), `equals` ($m = b$), `above`
-    ($m > b$) or `at_least` ($m \ge b$) is given: a number, with `origin` saying where it
+    Exactly one of `below` (<), `at_most` (≤), `equals` (=), `above` (>) or `at_least` (≥),
+    the relation of `measured` to the bound, is given: a number, with `origin` saying where it
     comes from, or a `Tolerance`, standing for its value in `dtype` (the dtype measured in,
     ``"float64"`` or a ``torch.dtype``) and naming the origin. A claim that fails raises an
     ``AssertionError`` naming it, the measured value (a number, 0-d tensor or bool) and the bound.
@@ -289,7 +290,14 @@ def check(
     if isinstance(bound, Tolerance):
         if dtype is None:
             raise ValueError(f"a Tolerance bound needs a dtype for {claim!r}, got dtype=None")
-        origin = origin or next(k for k, v in TOLERANCES.items() if v is bound)
+        if not origin:
+            names = [name for name, tolerance in TOLERANCES.items() if tolerance is bound]
+            if not names:
+                raise ValueError(
+                    f"the Tolerance bound of {claim!r} is not one of TOLERANCES; "
+                    "pass origin= to say where it comes from"
+                )
+            origin = names[0]
         bound = bound[dtype]
     value, limit = float(measured), float(bound)
     if not (math.isfinite(value) and math.isfinite(limit)):

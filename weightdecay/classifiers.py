@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from weightdecay._checks import check_count, check_nonnegative, check_positive
+from weightdecay._checks import (
+    check_count,
+    check_matrix,
+    check_nonnegative,
+    check_positive,
+    check_same_dtype,
+    check_tensor,
+)
 from weightdecay.prior import gaussian_log_prior, prior_variance
 
 __all__ = [
@@ -65,24 +72,12 @@ def check_labels(labels: object, n_classes: int, n_rows: int | None = None) -> T
     return labels
 
 
-def _check_2d(name: str, value: object) -> Tensor:
-    if not isinstance(value, Tensor) or value.ndim != 2:
-        raise ValueError(f"{name} must be a 2-d tensor, got {value!r}")
-    return value
-
-
 def _check_problem(x: object, labels: object, w: object, b: object) -> tuple[Tensor, Tensor]:
-    if not isinstance(w, Tensor) or w.ndim != 2:
-        raise ValueError(f"w must be a 2-d tensor (n_features, n_outputs), got {w!r}")
-    if not isinstance(b, Tensor) or b.shape != (w.shape[1],):
-        found = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
-        raise ValueError(f"b must have shape ({w.shape[1]},), got {found}")
-    if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != w.shape[0]:
-        found = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"x must have shape (m, {w.shape[0]}), got {found}")
-    if not x.dtype == w.dtype == b.dtype:
-        raise TypeError(f"x, w and b must share a dtype, got {x.dtype}, {w.dtype}, {b.dtype}")
-    return x, check_labels(labels, max(2, w.shape[1]), x.shape[0])
+    w_t = check_matrix("w", w)
+    b_t = check_tensor("b", b, (w_t.shape[1],))
+    x_t = check_matrix("x", x, columns=w_t.shape[0])
+    check_same_dtype(("x", "w", "b"), x_t, w_t, b_t)
+    return x_t, check_labels(labels, max(2, w_t.shape[1]), x_t.shape[0])
 
 
 def class_probabilities(logits: Tensor) -> Tensor:
@@ -95,7 +90,7 @@ def class_probabilities(logits: Tensor) -> Tensor:
     >>> class_probabilities(torch.zeros(1, 1)).tolist(), class_probabilities(torch.zeros(1, 4))
     ([[0.5, 0.5]], tensor([[0.2500, 0.2500, 0.2500, 0.2500]]))
     """
-    if _check_2d("logits", logits).shape[1] == 1:
+    if check_matrix("logits", logits).shape[1] == 1:
         p = torch.sigmoid(logits)  # $$p_i = \sigma(z_i) = 1/(1 + e^{-z_i})$$
         return torch.cat([1 - p, p], dim=1)
     # $$p_{ik} = e^{z_{ik}} / \textstyle\sum_l e^{z_{il}}$$
@@ -120,7 +115,7 @@ def mean_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     >>> torch.allclose(mean_cross_entropy(z[:, :1], t.long()), bce, rtol=1e-15)
     True
     """
-    n_logits = _check_2d("logits", logits).shape[1]
+    n_logits = check_matrix("logits", logits).shape[1]
     check_labels(labels, max(2, n_logits), logits.shape[0])
     if n_logits == 1:
         z = logits[:, 0]
@@ -229,7 +224,7 @@ def categorical_log_likelihood(logits: Tensor, labels: Tensor) -> Tensor:
     >>> torch.allclose(categorical_log_likelihood(z, y), -8 * mean_cross_entropy(z, y), rtol=1e-14)
     True
     """
-    check_labels(labels, max(2, _check_2d("logits", logits).shape[1]), logits.shape[0])
+    check_labels(labels, max(2, check_matrix("logits", logits).shape[1]), logits.shape[0])
     if logits.shape[1] == 1:
         bernoulli = torch.distributions.Bernoulli(logits=logits[:, 0])
         # $$\log p(y_i \mid x_i) = y_i\log p_i + (1 - y_i)\log(1 - p_i)$$
@@ -261,7 +256,7 @@ def scaled_negative_log_posterior(
     True
     """
     lam = check_positive("lambd", lambd)
-    m = _check_2d("x", x).shape[0]
+    m = check_matrix("x", x).shape[0]
     tau = prior_variance(lam, m)  # $$\tau = \frac{1}{m\lambda}$$
     # $$-\frac{1}{m}\left[\log p(y \mid X, W, b) + \log p(W)\right]$$
     return -(categorical_log_likelihood(x @ w + b, labels) + gaussian_log_prior(w, tau)) / m
@@ -285,10 +280,11 @@ def gauge_direction(n_features: int, n_logits: int, dtype: torch.dtype) -> Tenso
 
 
 def smallest_curvature(x: Tensor, labels: Tensor, w: Tensor, b: Tensor, lambd: float) -> float:
-    r"""$\mu = \lambda_{\min}(H + uu^\top)$: the curvature of $J$ off `gauge_direction` $u$.
+    r"""$J$'s curvature off `gauge_direction` $u$: $h_{\min}$, least eigenvalue of $H + uu^\top$.
 
-    $\lVert\theta - \theta^\ast\rVert \lesssim \lVert\nabla J(\theta)\rVert / \mu$ near the optimum
-    (intercepts centred); $u$'s eigenvalue 1 exceeds every intercept curvature (at most 1/2).
+    $\lVert\theta - \theta^\ast\rVert \lesssim \lVert\nabla J(\theta)\rVert / h_{\min}$ near the
+    optimum (intercepts centred); $u$'s eigenvalue 1 exceeds every intercept curvature (at most
+    1/2).
 
     Examples
     --------
@@ -298,16 +294,17 @@ def smallest_curvature(x: Tensor, labels: Tensor, w: Tensor, b: Tensor, lambd: f
     >>> x = torch.randn(50, 3, dtype=torch.float64, generator=g)
     >>> y = (x[:, 0] + torch.randn(50, dtype=torch.float64, generator=g) > 0).long()
     >>> fit = fit_logistic(x, y, 2, lambd=0.1)
-    >>> mu = smallest_curvature(x, y, fit.w, fit.b, 0.1)
+    >>> h_min = smallest_curvature(x, y, fit.w, fit.b, 0.1)
     >>> delta = 1e-6 * torch.randn(4, 1, dtype=torch.float64, generator=g)  # (W; b)
     >>> gw, gb = gradient(x, y, fit.w + delta[:3], fit.b + delta[3], 0.1)
-    >>> mu > 0, delta.norm().item() <= 1.001 * torch.cat([gw, gb[None]]).norm().item() / mu
+    >>> bound = torch.cat([gw, gb[None]]).norm().item() / h_min
+    >>> h_min > 0, delta.norm().item() <= 1.001 * bound
     (True, True)
     """
     lam = check_nonnegative("lambd", lambd)
     h = hessian(x, labels, w, b, lam)
     u = gauge_direction(w.shape[0], w.shape[1], h.dtype)
-    # $$\mu = \lambda_{\min}(H + uu^\top)$$
+    # $$h_{\min} = \min\operatorname{eig}(H + uu^\top)$$
     return float(torch.linalg.eigvalsh(h + torch.outer(u, u))[0])
 
 
@@ -368,7 +365,7 @@ def fit_logistic(
     lam = check_nonnegative("lambd", lambd)
     k = n_classes if softmax else n_outputs(n_classes)
     threshold, steps = check_positive("tol", tol), check_count("max_iter", max_iter)
-    check_labels(labels, n_classes, _check_2d("x", x).shape[0])
+    check_labels(labels, n_classes, check_matrix("x", x).shape[0])
     d = x.shape[1]
     theta = torch.zeros(d + 1, k, dtype=x.dtype)
     u = gauge_direction(d, k, x.dtype)
@@ -429,16 +426,16 @@ class Reliability:
 
     @property
     def ece(self) -> float:
-        r"""$\sum_b \frac{n_b}{n}\lvert\operatorname{acc}_b - \operatorname{conf}_b\rvert$."""
+        r"""$\sum_j \frac{n_j}{n}\lvert\operatorname{acc}_j - \operatorname{conf}_j\rvert$."""
         filled = self.counts > 0
         weights = self.counts[filled].to(self.confidence.dtype) / self.counts.sum()
         gaps = (self.accuracy[filled] - self.confidence[filled]).abs()
-        # $$\mathrm{ECE} = \sum_b \tfrac{n_b}{n}\lvert\mathrm{acc}_b - \mathrm{conf}_b\rvert$$
+        # $$\mathrm{ECE} = \sum_j \tfrac{n_j}{n}\lvert\mathrm{acc}_j - \mathrm{conf}_j\rvert$$
         return (weights * gaps).sum().item()
 
 
 def reliability(probs: Tensor, labels: Tensor, n_bins: int = 10) -> Reliability:
-    r"""Bin the top-class confidences $\max_k p_k$ into bins $((b - 1)/B,\ b/B]$, 0 in the first.
+    r"""Bin the top-class confidences $\max_k p_k$ into bins $((j - 1)/M,\ j/M]$, 0 in the first.
 
     Examples
     --------
@@ -466,22 +463,22 @@ def reliability(probs: Tensor, labels: Tensor, n_bins: int = 10) -> Reliability:
     confidence, predicted = probs.max(dim=1)
     correct = (predicted == labels).to(probs.dtype)
     edges = torch.linspace(0, 1, bins + 1, dtype=probs.dtype)
-    # Bin $b$ holds $((b-1)/B, b/B]$: the number of inner edges strictly below the value.
+    # Bin $j$ holds $((j-1)/M, j/M]$: the number of inner edges strictly below the value.
     index = torch.searchsorted(edges[1:-1], confidence, right=False)
     counts = torch.bincount(index, minlength=bins)
     sums = torch.zeros(bins, dtype=probs.dtype).index_add_(0, index, confidence)
     hits = torch.zeros(bins, dtype=probs.dtype).index_add_(0, index, correct)
     filled = counts.to(probs.dtype)
     nan = torch.full((bins,), float("nan"), dtype=probs.dtype)
-    # $$\operatorname{conf}_b = \frac{1}{n_b}\sum_{i \in b}\hat p(x_i), \quad
-    #   \operatorname{acc}_b = \frac{1}{n_b}\sum_{i \in b}[\hat y_i = y_i]$$
+    # $$\operatorname{conf}_j = \frac{1}{n_j}\sum_{i \in j}\hat p(x_i), \quad
+    #   \operatorname{acc}_j = \frac{1}{n_j}\sum_{i \in j}[\hat y_i = y_i]$$
     mean_confidence = torch.where(counts > 0, sums / filled.clamp(min=1), nan)
     accuracy = torch.where(counts > 0, hits / filled.clamp(min=1), nan)
     return Reliability(edges, counts, mean_confidence, accuracy)
 
 
 def expected_calibration_error(probs: Tensor, labels: Tensor, n_bins: int = 10) -> float:
-    r"""The expected calibration error $\sum_b \frac{n_b}{n}|\mathrm{acc}_b - \mathrm{conf}_b|$.
+    r"""The expected calibration error $\sum_j \frac{n_j}{n}|\mathrm{acc}_j - \mathrm{conf}_j|$.
 
     Examples
     --------

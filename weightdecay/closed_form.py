@@ -15,31 +15,32 @@ import torch
 from scipy.optimize import minimize_scalar
 from torch import Tensor
 
-from weightdecay._checks import check_count, check_nonnegative, check_positive
+from weightdecay._checks import (
+    check_count,
+    check_matrix,
+    check_nonnegative,
+    check_positive,
+    check_same_dtype,
+    check_tensor,
+)
 from weightdecay.optim import SGD
 from weightdecay.penalty import ridge_alpha
 
 __all__ = [
     "Descent",
     "Shrinkage",
+    "decay_from_early_stopping",
     "descent_to_ridge",
     "early_stopping_filter",
     "gd_iterate",
-    "matching_lambda",
     "ridge_closed_form",
     "shrinkage",
 ]
 
 
 def _centred(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    if not isinstance(x, Tensor) or x.ndim != 2:
-        raise ValueError(f"x must be a 2-d tensor, got {getattr(x, 'shape', x)!r}")
-    if not isinstance(y, Tensor) or y.ndim != 2 or y.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"y must be a 2-d tensor with {x.shape[0]} rows, got {getattr(y, 'shape', y)!r}"
-        )
-    if x.dtype != y.dtype:
-        raise TypeError(f"x and y must share a dtype, got {x.dtype} and {y.dtype}")
+    check_matrix("y", y, rows=check_matrix("x", x).shape[0])
+    check_same_dtype(("x", "y"), x, y)
     x_mean, y_mean = x.mean(dim=0), y.mean(dim=0)
     return x - x_mean, y - y_mean, x_mean, y_mean
 
@@ -73,9 +74,7 @@ def ridge_closed_form(
     lhs = xc.T @ xc + alpha * torch.eye(d, dtype=x.dtype)
     rhs = xc.T @ yc
     if centre is not None:
-        if centre.shape != (d, k):
-            raise ValueError(f"centre must have shape {(d, k)}, got {tuple(centre.shape)}")
-        rhs = rhs + alpha * centre
+        rhs = rhs + alpha * check_tensor("centre", centre, (d, k), x.dtype)
     w = torch.linalg.solve(lhs, rhs)
     # $$b = \bar y - W^\top \bar x$$
     b = y_mean - x_mean @ w
@@ -103,8 +102,8 @@ class Shrinkage:
 def shrinkage(x: Tensor, lambd: float, n_targets: int = 1) -> Shrinkage:
     r"""Shrinkage factors $s_i/(s_i + \alpha)$, $\alpha = nk\lambda/2$, of $X_c^\top X_c$.
 
-    At $\alpha = 0$ a direction is kept when $s_i > s_{\max}\max(n, d)\,\varepsilon$ (NumPy's
-    ``matrix_rank`` threshold), so that $\gamma$ is the rank of $X_c$.
+    At $\alpha = 0$ a direction is kept when $s_i > s_{\max}\max(n, d)\,\varepsilon$ (the
+    rounding level of $X_c^\top X_c$), so that $\gamma$ is the rank of $X_c$.
 
     Examples
     --------
@@ -117,7 +116,7 @@ def shrinkage(x: Tensor, lambd: float, n_targets: int = 1) -> Shrinkage:
     3.0
     """
     lam, k = check_nonnegative("lambd", lambd), check_count("n_targets", n_targets)
-    xc = x - x.mean(dim=0)
+    xc = check_matrix("x", x) - x.mean(dim=0)
     alpha = ridge_alpha(lam, x.shape[0], k)
     eigenvalues = torch.linalg.eigvalsh(xc.T @ xc).flip(0).clamp_min(0)
     if alpha > 0:
@@ -188,7 +187,7 @@ def gd_iterate(x: Tensor, y: Tensor, lr: float, steps: int) -> Tensor:
     return w
 
 
-def matching_lambda(x: Tensor, lr: float, steps: int, n_targets: int = 1) -> float:
+def decay_from_early_stopping(x: Tensor, lr: float, steps: int, n_targets: int = 1) -> float:
     r"""The $\lambda$ whose ridge filter best matches $t \ge 1$ steps of early stopping.
 
     It minimizes $\sum_i (s_i/(s_i + \alpha) - (1 - (1 - \eta' s_i)^t))^2$ over $\log\lambda$.
@@ -196,15 +195,16 @@ def matching_lambda(x: Tensor, lr: float, steps: int, n_targets: int = 1) -> flo
     Examples
     --------
     >>> import torch
-    >>> from weightdecay.closed_form import matching_lambda
+    >>> from weightdecay.closed_form import decay_from_early_stopping
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(40, 6, generator=g, dtype=torch.float64) * torch.logspace(-1, 0.5, 6)
-    >>> matching_lambda(x, lr=0.01, steps=10) > matching_lambda(x, lr=0.01, steps=100)  # weaker
+    >>> early, late = (decay_from_early_stopping(x, lr=0.01, steps=t) for t in (10, 100))
+    >>> early > late  # more steps, weaker decay
     True
     """
     check_count("steps", steps)
     k = check_count("n_targets", n_targets)
-    n = x.shape[0]
+    n = check_matrix("x", x).shape[0]
     eigenvalues = shrinkage(x, 0.0).eigenvalues
     target = early_stopping_filter(eigenvalues, lr, steps, n * k)
 
@@ -225,7 +225,7 @@ class Descent:
     The error splits into independent modes, one per eigen-direction $v_i$ (`mode_rates`
     $r_i = |1 - \eta'(s_i + \alpha)|$, `mode_weights` $a_i = \lVert v_i^\top W^\star\rVert^2$)
     and the bias (rate $|1 - 2\eta/k|$, weight $\lVert b^\star\rVert^2$), so the `distances`
-    $d_t = \lVert(W_t, b_t) - (W^\star, b^\star)\rVert = \big(\sum_i a_i r_i^{2t}\big)^{1/2}$
+    $\delta_t = \lVert(W_t, b_t) - (W^\star, b^\star)\rVert = \big(\sum_i a_i r_i^{2t}\big)^{1/2}$
     contract at the slowest rate, `predicted_rate` $= \max_i r_i$.
     """
 
@@ -235,7 +235,7 @@ class Descent:
     mode_weights: Tensor
 
     def observed_rate(self, step: int) -> float:
-        """The measured contraction $d_{t}/d_{t-1}$ at `step` (1-based, >= 2)."""
+        r"""The measured contraction $\delta_t/\delta_{t-1}$ at `step` (1-based, >= 2)."""
         return self.distances[step - 1] / self.distances[step - 2]
 
     def modal_distance(self, step: int) -> float:
@@ -244,15 +244,16 @@ class Descent:
         return float((self.mode_weights * self.mode_rates ** (2 * t)).sum().sqrt())
 
     def transient(self, step: int) -> float:
-        r"""Bound on $1 - d_t/(r_1 d_{t-1}) \ge 0$ from the modes faster than the slowest, $r_1$.
+        r"""Bound on $1 - \delta_t/(r_1\delta_{t-1}) \ge 0$ from the modes faster than the slowest.
 
-        $\sum_{r_i < r_1} a_i (r_i/r_1)^{2(t-1)}(1 - r_i^2/r_1^2)/A_1$, $A_1$ the weight at $r_1$.
+        $\sum_{r_i < r_1} a_i (r_i/r_1)^{2(t-1)}(1 - r_i^2/r_1^2)/a_{r_1}$, with $r_1$ the slowest
+        rate and $a_{r_1}$ the weight of its modes.
         """
         t = check_count("step", step)
         slowest = self.mode_rates.max()
         slow = self.mode_rates == slowest
         ratio = self.mode_rates / slowest
-        # $$\sum_{r_i < r_1} a_i (r_i/r_1)^{2(t-1)} (1 - r_i^2/r_1^2) \big/ A_1$$
+        # $$\sum_{r_i < r_1} a_i (r_i/r_1)^{2(t-1)} (1 - r_i^2/r_1^2) \big/ a_{r_1}$$
         fast = self.mode_weights * ratio ** (2 * (t - 1)) * (1 - ratio**2)
         return float(fast[~slow].sum() / self.mode_weights[slow].sum())
 
@@ -276,7 +277,7 @@ def descent_to_ridge(x: Tensor, y: Tensor, lambd: float, lr: float, steps: int) 
     """
     lam, eta = check_positive("lambd", lambd), check_positive("lr", lr)
     n_steps = check_count("steps", steps)
-    xc = x - x.mean(dim=0)
+    xc = check_matrix("x", x) - x.mean(dim=0)
     w_star, b_star = ridge_closed_form(xc, y, lam)
     n, k = y.shape
     w = torch.zeros(x.shape[1], k, dtype=x.dtype, requires_grad=True)

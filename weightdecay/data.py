@@ -1,7 +1,10 @@
 r"""Seeded data sets: the two source documents', the pages' regressions, planar classification.
 
 Each draw has its own generator, seeded by `derive_seed` from one integer and a purpose, so
-changing one draw never shifts another. Float32 sets are the rounding of the float64 ones.
+changing one draw never shifts another. `make_regression_split`, `make_clusters` and
+`cluster_inputs` work in float64 and round to `dtype`: their float32 sets are the float64 ones
+rounded. `make_moons` and `make_blobs` draw in `dtype` itself: their float32 sets are other
+draws. `scaled_regression` and `high_dimensional_regression` are float64 only.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ class RegressionSplit:
 
 
 def make_regression_split(
-    *, seed: int = 0, dtype: torch.dtype = torch.float64, n_samples: int = 10_100,
+    *, seed: int = 0, dtype: torch.dtype = torch.float64, n_rows: int = 10_100,
     n_train: int = 100, n_features: int = 6, n_targets: int = 3, n_informative: int = 5,
     noise: float = 1.0,
 ) -> RegressionSplit:  # fmt: skip
@@ -104,9 +107,9 @@ def make_regression_split(
     """
     root = check_count("seed", seed, minimum=0)
     check_dtype("dtype", dtype)
-    total = check_count("n_samples", n_samples, minimum=2)
+    total = check_count("n_rows", n_rows, minimum=2)
     if (train := check_count("n_train", n_train)) >= total:
-        raise ValueError(f"n_train must be < n_samples = {total}, got {n_train!r}")
+        raise ValueError(f"n_train must be < n_rows = {total}, got {n_train!r}")
     features, targets = check_count("n_features", n_features), check_count("n_targets", n_targets)
     if (informative := check_count("n_informative", n_informative)) > features:
         raise ValueError(f"n_informative must be <= n_features = {features}, got {informative}")
@@ -167,7 +170,7 @@ class ClusterData:
     x: Tensor
     features: Tensor
     y: Tensor
-    noise_std: float
+    noise: float
     seed: int
 
     @property
@@ -178,41 +181,41 @@ class ClusterData:
 
 def make_clusters(
     *, seed: int = 0, dtype: torch.dtype = torch.float64, points_per_cluster: int = 20,
-    noise_std: float = 0.5,
+    noise: float = 0.5,
 ) -> ClusterData:  # fmt: skip
     r"""`cluster_inputs` labelled by a seeded random `Net` on ``[x, x**2]``, plus noise.
 
-    $y = f_{\theta^\star}([x, x^2]) + \varepsilon$, $\varepsilon \sim N(0, \sigma^2)$, computed
-    in float64 and then cast to `dtype`; `seed` seeds the labelling network and the noise.
+    $y = f_{\theta^\star}([x, x^2]) + \sigma z$, $z \sim \mathcal N(0, 1)$, $\sigma$ = `noise`,
+    computed in float64 and then cast to `dtype`; `seed` seeds the network and the noise.
 
     Examples
     --------
     >>> import torch
     >>> from weightdecay.data import make_clusters
     >>> data = make_clusters(seed=0)
-    >>> tuple(data.features.shape), tuple(data.y.shape), data.n, data.noise_std
+    >>> tuple(data.features.shape), tuple(data.y.shape), data.n, data.noise
     ((60, 2), (60, 1), 60, 0.5)
     >>> torch.equal(make_clusters(seed=0, dtype=torch.float32).y, data.y.float())
     True
     """
     root = check_count("seed", seed, minimum=0)
     check_dtype("dtype", dtype)
-    sigma = check_nonnegative("noise_std", noise_std)
+    sigma = check_nonnegative("noise", noise)
     x = cluster_inputs(points_per_cluster, _F64)
     features = featurize(x)
     labeller = Net(seed=derive_seed(root, "labels"), dtype=_F64)
-    noise = torch.randn(len(x), 1, dtype=_F64, generator=torch_generator(root, "noise"))
+    noise_draw = torch.randn(len(x), 1, dtype=_F64, generator=torch_generator(root, "noise"))
     with torch.no_grad():
-        y = labeller(features) + sigma * noise  # $y = f_{\theta^\star}([x, x^2]) + \sigma z$
+        y = labeller(features) + sigma * noise_draw  # $y = f_{\theta^\star}([x, x^2]) + \sigma z$
     return ClusterData(x.to(dtype), features.to(dtype), y.to(dtype), sigma, root)
 
 
 def scaled_regression(
-    *, seed: int = 0, n_samples: int = 200, n_features: int = 8, noise: float = 0.5
+    *, seed: int = 0, n_train: int = 200, n_features: int = 8, noise: float = 0.5
 ) -> tuple[Tensor, Tensor, Tensor]:
     r"""Linear data ``(x, y, scales)`` whose columns have scales $10^{-1.5}, \dots, 10^{1.5}$.
 
-    Column $j$ is standard normal times $s_j$, its true weight standard normal over $s_j$: all
+    Column $j$ is standard normal times $c_j$, its true weight standard normal over $c_j$: all
     columns contribute alike, the gradients differ by orders of magnitude. Float64.
 
     Examples
@@ -223,13 +226,13 @@ def scaled_regression(
     ((200, 8), (200,), 1000)
     """
     root = check_count("seed", seed, minimum=0)
-    n, d = check_count("n_samples", n_samples), check_count("n_features", n_features)
+    n, d = check_count("n_train", n_train), check_count("n_features", n_features)
     sigma = check_nonnegative("noise", noise)
     gen = torch_generator(root, "scaled-regression")
     scales = torch.logspace(-1.5, 1.5, d, dtype=_F64)
     x = torch.randn(n, d, generator=gen, dtype=_F64) * scales
     w = torch.randn(d, generator=gen, dtype=_F64) / scales
-    y = x @ w + sigma * torch.randn(n, generator=gen, dtype=_F64)  # $y = Xw + \varepsilon$
+    y = x @ w + sigma * torch.randn(n, generator=gen, dtype=_F64)  # $y = Xw + \sigma z$
     return x, y, scales
 
 
@@ -238,8 +241,8 @@ def high_dimensional_regression(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     r"""*Dive into Deep Learning*'s overfitting set: few rows, many features, float64.
 
-    $y = 0.05 + 0.01\sum_j x_j + \varepsilon$ with standard normal $x$ and
-    $\varepsilon \sim N(0, 0.01^2)$; returns ``(x_train, y_train, x_valid, y_valid)``.
+    $y = 0.05 + 0.01\sum_j x_j + 0.01z$ with $x$ and $z$ standard normal; returns
+    ``(x_train, y_train, x_valid, y_valid)``.
 
     Examples
     --------
@@ -253,7 +256,7 @@ def high_dimensional_regression(
     gen = torch_generator(root, "high-dimensional")
     x = torch.randn(train + valid, d, generator=gen, dtype=_F64)
     noise = 0.01 * torch.randn(train + valid, 1, generator=gen, dtype=_F64)
-    # $$y = 0.05 + 0.01\sum_j x_j + \varepsilon$$
+    # $$y = 0.05 + 0.01\sum_j x_j + 0.01z$$
     y = 0.05 + 0.01 * x.sum(dim=1, keepdim=True) + noise
     return x[:train], y[:train], x[train:], y[train:]
 
@@ -302,14 +305,16 @@ def make_moons(
     lower = torch.stack([1 - torch.cos(t), 0.5 - torch.sin(t)], dim=1)
     points = torch.where(labels.unsqueeze(1) == 1, lower, upper)
     noise_draw = torch.randn(m, 2, dtype=dtype, generator=torch_generator(seed, "noise"))
-    return points + sigma * noise_draw, labels  # $x = \text{point} + \sigma\varepsilon$
+    return points + sigma * noise_draw, labels  # $x = \text{point} + \sigma z$
 
 
 def make_blobs(
     n: int, n_classes: int = 3, spread: float = 1.0, *, centres: Tensor | None = None,
     seed: int = 0, stream: str | None = None, dtype: torch.dtype = torch.float64,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
-    r"""Gaussian blobs: `n` points $x \sim \mathcal N(c_y, s^2 I)$ and their labels $y$.
+    r"""Gaussian blobs: `n` points $x \sim \mathcal N(c_y, \sigma^2 I)$ and their labels $y$.
+
+    The standard deviation $\sigma$ is `spread`.
 
     Parameters
     ----------
@@ -336,6 +341,10 @@ def make_blobs(
     m = check_count("n", n)
     k = check_count("n_classes", n_classes, minimum=2)
     s = check_nonnegative("spread", spread)
+    if stream is not None and not isinstance(stream, str):
+        raise TypeError(f"stream must be None or a str, got {stream!r}")
+    if stream == "":
+        raise ValueError("stream must be None or a non-empty string, got ''")
     if centres is not None and (not isinstance(centres, Tensor) or centres.shape[:1] != (k,)):
         found = tuple(centres.shape) if isinstance(centres, Tensor) else type(centres).__name__
         raise ValueError(f"centres must have shape ({k}, dim), got {found}")
@@ -352,7 +361,7 @@ def make_blobs(
     else:
         at = centres[labels].to(dtype)
     noise = torch.randn(m, at.shape[1], dtype=dtype, generator=noise_generator)
-    return at + s * noise, labels  # $x = c_y + s\,\varepsilon$
+    return at + s * noise, labels  # $x = c_y + \sigma z$
 
 
 @dataclass(frozen=True)
@@ -373,7 +382,7 @@ class PlanarTask:
     std: Tensor
 
     def features(self, points: Tensor) -> Tensor:
-        r"""Standardized polynomial features $(\phi(x) - \mu)/s$ of points (m, 2)."""
+        """Polynomial features of points (m, 2), minus `mean`, over `std`."""
         return (polynomial_features(points, self.degree) - self.mean) / self.std
 
     @cached_property

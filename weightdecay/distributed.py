@@ -1,7 +1,7 @@
 r"""Weight decay under data parallelism: DDP and ZeRO on CPU processes against one process.
 
-Rank $r$ of $R$ computes the gradient $g_r$ of the mean loss over its $B/R$ rows of a batch;
-``DistributedDataParallel`` (DDP) averages them into the full batch's gradient,
+Rank $r$ of $R$ computes the gradient $g_r$ of the mean loss over its $m/R$ rows of a batch of
+$m$; ``DistributedDataParallel`` (DDP) averages them into the full batch's gradient,
 $\bar g = \frac{1}{R}\sum_r g_r = \nabla L$. The decay then acts once per step: on every
 parameter in every rank under DDP, on each rank's shard under ZeRO (``ZeroRedundancyOptimizer``).
 Either way the parameters follow one process on the full batch up to rounding, which
@@ -70,8 +70,8 @@ class Setup:
     (inside DDP). `penalty` decays by $\frac{\lambda}{2}\lVert w\rVert^2$ (weights only) added
     whole to the loss of every backward pass, not by the optimizer's ``weight_decay``. `summed`
     replaces DDP by an ``all_reduce`` sum of the gradients after the backward pass, the data
-    loss divided by $R$. `micro_batches` $K$ makes $K$ backward passes per rank and step, all
-    but the last under DDP's ``no_sync``, the data loss divided by $K$.
+    loss divided by $R$. `micro_batches` $A$ makes $A$ backward passes per rank and step, all
+    but the last under DDP's ``no_sync``, the data loss divided by $A$.
 
     Examples
     --------
@@ -99,9 +99,9 @@ class Setup:
         check_count("micro_batches", self.micro_batches)
 
     def decay_multiplier(self, world_size: int) -> int:
-        r"""How many times one step applies the decay, in units of $\lambda$: 1, $K$ or $KR$.
+        r"""How many times one step applies the decay, in units of $\lambda$: 1, $A$ or $AR$.
 
-        A penalty in the loss is differentiated once per backward pass, the $K$ micro-batches'
+        A penalty in the loss is differentiated once per backward pass, the $A$ micro-batches'
         gradients summed, and the $R$ ranks' when `summed`; the optimizer decays once a step.
 
         Examples
@@ -119,7 +119,7 @@ class Setup:
 
 _SGD, _ADAMW = "weightdecay.optim.SGD", "weightdecay.optim.AdamW"
 _TORCH_SGD, _TORCH_ADAMW = "torch.optim.SGD", "torch.optim.AdamW"
-_K2 = "DDP + no_sync accumulation (K = 2) +"
+_A2 = "DDP + no_sync accumulation (A = 2) +"
 # fmt: off
 SETUPS: dict[str, Setup] = {setup.name: setup for setup in (
     Setup("ddp-torch-sgd", "DDP + torch.optim.SGD(weight_decay)", _TORCH_SGD),
@@ -131,10 +131,10 @@ SETUPS: dict[str, Setup] = {setup.name: setup for setup in (
     Setup("zero-sgd", "DDP + ZeRO(weightdecay.optim.SGD)", _SGD, zero=True),
     Setup("zero-adamw", "DDP + ZeRO(weightdecay.optim.AdamW)", _ADAMW, zero=True),
     Setup("ddp-penalty", "DDP + penalty in each rank's loss, averaged", _TORCH_SGD, penalty=True),
-    Setup("ddp-accumulation", f"{_K2} torch.optim.AdamW", _TORCH_ADAMW, micro_batches=2),
+    Setup("ddp-accumulation", f"{_A2} torch.optim.AdamW", _TORCH_ADAMW, micro_batches=2),
     Setup("summed-penalty", "all_reduce(SUM) + penalty in each rank's loss", _TORCH_SGD,
           penalty=True, summed=True),
-    Setup("accumulation-penalty", f"{_K2} penalty in each micro-batch's loss", _TORCH_SGD,
+    Setup("accumulation-penalty", f"{_A2} penalty in each micro-batch's loss", _TORCH_SGD,
           penalty=True, micro_batches=2),
 )}
 # fmt: on
@@ -147,7 +147,7 @@ class ParallelResult:
 
     `relative_difference` is the largest over the parameter tensors of $\lVert\theta_{\text{ranks}}
     - \theta_{\text{one}}\rVert_2 / \lVert\theta_{\text{one}}\rVert_2$, one process trained with
-    $\lambda$; `explained_difference` the same with $m\lambda$, $m$ the `decay_multiplier`;
+    $\lambda$; `explained_difference` the same with `decay_multiplier` times $\lambda$;
     `replica_difference` the largest absolute difference of any rank's parameters from rank 0's.
     Per rank, `stepped` names the parameters its (local) optimizer steps, `decayed` those of
     them in a group with ``weight_decay`` > 0, and `shard_sizes` counts the scalars stepped.
@@ -235,7 +235,8 @@ def _optimizer(setup: Setup, groups: list[dict[str, Any]], sharded: bool) -> Opt
 
 def _train(setup: Setup, config: _Config, decay: float, rank: int | None) -> dict[str, Any]:
     """Train `setup` as rank `rank` of the run, or as one process on the full batch (None)."""
-    # $$y = \tanh(x^\top a) + 0.1\,\varepsilon$$, seeded, in float64
+    # $$y = \tanh(x^\top a) + 0.1\,z$$, $x$, $a$, $z$ standard normal: seeded float32 draws and
+    # arithmetic, then cast to float64
     x = torch.randn(N_ROWS, 4, generator=torch_generator(config.seed, "features"))
     a = torch.randn(4, 1, generator=torch_generator(config.seed, "direction"))
     noise = torch.randn(N_ROWS, 1, generator=torch_generator(config.seed, "noise"))
@@ -260,7 +261,7 @@ def _train(setup: Setup, config: _Config, decay: float, rank: int | None) -> dic
             # Under no_sync DDP only accumulates; the last backward pass all-reduces the sum.
             accumulate = ddp.no_sync() if ddp is not None and i < k - 1 else None
             with accumulate or contextlib.nullcontext():
-                # $$\frac{1}{K}L_{r,k}$$, or $$\frac{1}{WK}L_{r,k}$$ when the ranks' sum is taken
+                # $$\frac{1}{A}L_{r,a}$$, or $$\frac{1}{RA}L_{r,a}$$ when the ranks' sum is taken
                 loss = (net(xk) - yk).pow(2).mean() / (k * (world_size if setup.summed else 1))
                 if setup.penalty:
                     # $$+\frac{\lambda}{2}\lVert w\rVert^2$$, whole, in every backward pass

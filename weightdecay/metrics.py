@@ -20,6 +20,7 @@ from weightdecay._checks import (
     check_positive,
     check_rate,
     check_same_layout,
+    check_tensor,
 )
 
 __all__ = [
@@ -52,7 +53,9 @@ def flatten(tensors: Tensor | Iterable[Tensor]) -> Tensor:
 
 def _pair(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -> tuple[Tensor, Tensor]:
     """Flatten two parameter collections that must pair up, as float64."""
-    first, second = check_same_layout(("a", "b"), as_tensor_list("a", a), as_tensor_list("b", b))
+    first, second = as_tensor_list("a", a), as_tensor_list("b", b)
+    one = isinstance(a, Tensor) and isinstance(b, Tensor)
+    check_same_layout(("a", "b"), *((a, b) if one else (first, second)))
     return flatten(first).double(), flatten(second).double()
 
 
@@ -82,13 +85,14 @@ def mape(pred: Tensor | float, true: Tensor | float) -> float:
                 raise TypeError(f"{name} must be a tensor or a real number, got {value!r}")
         pred_t, true_t = (torch.tensor(float(v), dtype=torch.float64) for v in (pred, true))
     else:
-        check_same_layout(("pred", "true"), [pred], [true])
+        check_same_layout(("pred", "true"), pred, true)
         pred_t, true_t = pred.detach(), true.detach()
     nonzero = true_t != 0
-    # e_i = |(t_i - p_i) / t_i| if t_i != 0, |p_i| if t_i = 0
+    # $$e_i = |(t_i - p_i)/t_i| \text{ if } t_i \ne 0, \text{ else } |p_i|$$
     safe = torch.where(nonzero, true_t, torch.ones_like(true_t))
     errors = torch.where(nonzero, ((true_t - pred_t) / safe).abs(), pred_t.abs())
-    return float(errors.mean() * 100)  # 100 / N sum_i e_i
+    # $$\frac{100}{N}\sum_i e_i$$
+    return float(errors.mean() * 100)
 
 
 def relative_error(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -> float:
@@ -107,7 +111,8 @@ def relative_error(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -
     scale = torch.linalg.vector_norm(y)
     if scale == 0:
         raise ValueError("b must have a nonzero norm for a relative error; got all zeros")
-    return float(torch.linalg.vector_norm(x - y) / scale)  # ||a - b||_2 / ||b||_2
+    # $$\lVert a - b\rVert_2 / \lVert b\rVert_2$$
+    return float(torch.linalg.vector_norm(x - y) / scale)
 
 
 def scalar_relative_error(a: Tensor | float, b: Tensor | float) -> float:
@@ -136,7 +141,8 @@ def max_abs_diff(a: Tensor | Iterable[Tensor], b: Tensor | Iterable[Tensor]) -> 
     0.25
     """
     x, y = _pair(a, b)
-    return float((x - y).abs().max())  # ||a - b||_inf
+    # $$\max_i |a_i - b_i|$$
+    return float((x - y).abs().max())
 
 
 def mse(pred: Tensor, target: Tensor) -> float:
@@ -149,17 +155,20 @@ def mse(pred: Tensor, target: Tensor) -> float:
     >>> mse(torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]]))
     2.5
     """
-    check_same_layout(("pred", "target"), [pred], [target])
-    return float((pred.detach() - target.detach()).pow(2).mean())  # 1/N sum_i (p_i - y_i)^2
+    check_same_layout(
+        ("pred", "target"), check_tensor("pred", pred), check_tensor("target", target)
+    )
+    # $$\frac{1}{N}\sum_i (\hat y_i - y_i)^2$$
+    return float((pred.detach() - target.detach()).pow(2).mean())
 
 
 def comparison_bias(relative_variance: float) -> tuple[float, float]:
-    r"""The expected relative offsets $(v/8, v)$ of a window's mean norm and angular update.
+    r"""The expected relative offsets $(r/8, r)$ of a window's mean norm and angular update.
 
-    With $n_t = \lVert W_t\rVert^2$ fluctuating by $v = \operatorname{Var}(n)/\bar n^2$ (AR(1),
-    factor $1 - 2q$, $q = \eta\lambda(2 - \eta\lambda)$), the root-mean-square angular update
-    exceeds `equilibrium_angular_update` by $v$ and the mean $\lVert W\rVert$ exceeds
-    `equilibrium_norm` ($G = \overline{\hat g^2}$) by $v/2 - 3v/8$, to first order in $v$.
+    With $\nu_t = \lVert W_t\rVert^2$ fluctuating by $r = \operatorname{Var}(\nu)/\bar\nu^2$
+    (AR(1), factor $1 - 2q$, $q = \eta\lambda(2 - \eta\lambda)$), the root-mean-square angular
+    update exceeds `equilibrium_angular_update` by $r$ and the mean $\lVert W\rVert$ exceeds
+    `equilibrium_norm` ($G = \overline{\hat g^2}$) by $r/8$, to first order in $r$.
 
     Examples
     --------
@@ -167,8 +176,9 @@ def comparison_bias(relative_variance: float) -> tuple[float, float]:
     >>> comparison_bias(0.08)
     (0.01, 0.08)
     """
-    v = check_nonnegative("relative_variance", relative_variance)
-    return v / 8, v  # norm: v/8, angular update: v
+    r = check_nonnegative("relative_variance", relative_variance)
+    # $$(r/8,\ r)$$
+    return r / 8, r
 
 
 def comparison_standard_error(
@@ -176,10 +186,10 @@ def comparison_standard_error(
 ) -> tuple[float, float]:
     r"""The relative standard errors of a window's mean norm and angular update.
 
-    The window's ends, $N$ = `steps` apart with $\ln(n_N/n_0)$ of deviation $\sqrt{2v}$, set the
-    statistical part of the offsets of `comparison_bias`; it falls like $1/N$:
+    The window's ends, $M$ = `steps` apart with $\ln(\nu_M/\nu_0)$ of deviation $\sqrt{2r}$, set
+    the statistical part of the offsets of `comparison_bias`; it falls like $1/M$:
 
-    $$\frac{\sqrt{2v}}{4qN}\ \text{(norm)}, \qquad \frac{\sqrt{2v}}{2qN}\ \text{(angular)}.$$
+    $$\frac{\sqrt{2r}}{4qM}\ \text{(norm)}, \qquad \frac{\sqrt{2r}}{2qM}\ \text{(angular)}.$$
 
     Examples
     --------
@@ -189,19 +199,21 @@ def comparison_standard_error(
     (2.0, 0.5)
     """
     eta, lam = check_rate(lr, weight_decay, positive_decay=True)
-    v = check_nonnegative("relative_variance", relative_variance)
+    r = check_nonnegative("relative_variance", relative_variance)
     n_steps = check_count("steps", steps)
     q = eta * lam * (2 - eta * lam)
-    norm_error = math.sqrt(2 * v) / (4 * q * n_steps)  # sqrt(2v) / (4qN)
+    # $$\frac{\sqrt{2r}}{4qM}$$
+    norm_error = math.sqrt(2 * r) / (4 * q * n_steps)
     return norm_error, 2 * norm_error
 
 
 def integrated_autocorrelation_time(series: Tensor, window_factor: float = 5.0) -> float:
-    r"""$\tau_{\text{int}} = 1 + 2\sum_{k=1}^{M}\hat\rho_k$, estimated from the series itself.
+    r"""$t_{\text{int}} = 1 + 2\sum_{j=1}^{j_{\max}}\hat\rho_j$, estimated from the series itself.
 
-    A mean of $N$ correlated values has variance $\operatorname{Var}(x)\,\tau_{\text{int}}/N$.
-    The $\hat\rho_k$ (centred series, $1/N$) are summed to the smallest $M \ge c\,\hat\tau(M)$,
-    $c$ = `window_factor` (Madras and Sokal, 1988); the relative variance is about $2(2M + 1)/N$.
+    A mean of $M$ correlated values has variance $\operatorname{Var}(x)\,t_{\text{int}}/M$. The
+    autocorrelations $\hat\rho_j$ (centred series, $1/M$) are summed to the smallest lag
+    $j_{\max} \ge c\,t_{\text{int}}(j_{\max})$, $c$ = `window_factor` (Madras and Sokal, 1988);
+    the relative variance is about $2(2j_{\max} + 1)/M$.
 
     Examples
     --------
@@ -210,8 +222,8 @@ def integrated_autocorrelation_time(series: Tensor, window_factor: float = 5.0) 
     >>> from torch.nn.functional import conv1d
     >>> noise = torch.randn(1, 1, 100_199, generator=torch.Generator().manual_seed(0)).double()
     >>> kernel = 0.8 ** torch.arange(199.0, -1, -1, dtype=torch.float64)  # AR(1), rho = 0.8
-    >>> tau = integrated_autocorrelation_time(conv1d(noise, kernel.view(1, 1, -1)).view(-1))
-    >>> abs(tau / 9 - 1) < 4 * 0.043  # tau_int = (1 + rho) / (1 - rho); 4 sd, M = 5 * 9
+    >>> t_int = integrated_autocorrelation_time(conv1d(noise, kernel.view(1, 1, -1)).view(-1))
+    >>> abs(t_int / 9 - 1) < 4 * 0.043  # t_int = (1 + rho) / (1 - rho); 4 sd, j_max = 5 * 9
     True
     """
     if not isinstance(series, Tensor) or series.dim() != 1 or not series.is_floating_point():
@@ -221,30 +233,33 @@ def integrated_autocorrelation_time(series: Tensor, window_factor: float = 5.0) 
     if n < 2:
         raise ValueError(f"series must hold at least two values, got {n}")
     spectrum = torch.fft.rfft(series.double() - series.double().mean(), n=2 * n)
-    # c_k = 1/N sum_t x_t x_{t+k}
+    # $$\hat\gamma_j = \frac{1}{M}\sum_i x_i x_{i+j}$$ ($x$ centred)
     autocovariance = torch.fft.irfft(spectrum * spectrum.conj(), n=2 * n)[:n] / n
     if autocovariance[0].item() <= 0:
         raise ValueError("series must not be constant")
+    # $$\hat\rho_j = \hat\gamma_j/\hat\gamma_0$$
     rho = autocovariance / autocovariance[0]
-    tau = 1 + 2 * torch.cumsum(rho[1:], dim=0)  # tau(M) = 1 + 2 sum_{k <= M} rho_k
-    inside = (torch.arange(1, n, dtype=torch.float64) >= c * tau).nonzero()
+    # $$t_{\text{int}}(j) = 1 + 2\sum_{i=1}^{j}\hat\rho_i$$
+    t_int = 1 + 2 * torch.cumsum(rho[1:], dim=0)
+    inside = (torch.arange(1, n, dtype=torch.float64) >= c * t_int).nonzero()
     m = int(inside[0, 0].item()) if inside.numel() else n - 2
-    return float(tau[m].item())
+    return float(t_int[m].item())
 
 
 def mean_standard_error(series: Tensor, window_factor: float = 5.0) -> float:
-    r"""The standard error of a correlated series' mean, $\sigma\sqrt{\tau_{\text{int}}/N}$.
+    r"""Standard error of a correlated series' mean, $\mathrm{sd}(x)\sqrt{t_{\text{int}}/M}$.
 
-    Arguments as in `integrated_autocorrelation_time`; $\sigma$ with $1/N$.
+    Arguments as in `integrated_autocorrelation_time`; the standard deviation with $1/M$.
 
     Examples
     --------
     >>> import torch
     >>> from weightdecay.metrics import mean_standard_error
     >>> x = torch.randn(40_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    >>> abs(mean_standard_error(x) / (1 / 200) - 1) < 0.1  # independent: about 1/sqrt(N)
+    >>> abs(mean_standard_error(x) / (1 / 200) - 1) < 0.1  # independent: about 1/sqrt(M)
     True
     """
-    tau = integrated_autocorrelation_time(series, window_factor)
+    t_int = integrated_autocorrelation_time(series, window_factor)
     spread = series.double().std(unbiased=False).item()
-    return spread * math.sqrt(tau / series.shape[0])  # sigma sqrt(tau / N)
+    # $$\mathrm{sd}(x)\sqrt{t_{\text{int}}/M}$$
+    return spread * math.sqrt(t_int / series.shape[0])

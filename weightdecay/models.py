@@ -17,11 +17,12 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from weightdecay._checks import (
-    check_batch,
     check_count,
     check_dtype,
+    check_matrix,
     check_nonnegative,
     check_positive,
+    check_tensor,
 )
 from weightdecay.classifiers import check_labels, class_probabilities, gradient, n_outputs
 from weightdecay.optim import SGD
@@ -45,8 +46,8 @@ NORMS = ("batch", "layer")
 NEGLIGIBLE_EPS = sys.float_info.min
 r"""An $\epsilon$ that changes nothing (BatchNorm refuses 0 in training): about 2.2e-308.
 
-For a float64 variance $\sigma^2 > 2^{54}\epsilon \approx 4\cdot 10^{-292}$, $\sigma^2 + \epsilon$
-rounds to $\sigma^2$.
+A float64 variance above $2^{54}\epsilon \approx 4\cdot 10^{-292}$ is unchanged, once rounded,
+by adding $\epsilon$.
 """
 
 
@@ -92,7 +93,7 @@ class _Scratch:
             self.b.copy_(layer.bias)
 
     def _affine(self, x: Tensor) -> Tensor:
-        check_batch("x", x, self.n_features, self.dtype)
+        check_matrix("x", x, columns=self.n_features, dtype=self.dtype)
         return x @ self.w + self.b  # $Z = XW + \mathbf{1}b^\top$
 
     def _descend(self, grad_w: Tensor, grad_b: Tensor, eta: float) -> None:
@@ -149,11 +150,7 @@ class ScratchLinearRegression(_Scratch):
         self.w = torch.randn(n_features, n_targets, dtype=dtype, generator=generator)
         self.b = torch.randn(n_targets, dtype=dtype, generator=generator)
         if centre is not None:
-            if not isinstance(centre, Tensor) or centre.shape != self.w.shape:
-                found = getattr(centre, "shape", centre)
-                raise ValueError(f"centre must have shape {tuple(self.w.shape)}, got {found!r}")
-            if centre.dtype != dtype:
-                raise TypeError(f"centre must have dtype {dtype}, got {centre.dtype}")
+            check_tensor("centre", centre, tuple(self.w.shape), dtype)
         self.centre = centre
 
     def predict(self, x: Tensor) -> Tensor:
@@ -167,9 +164,12 @@ class ScratchLinearRegression(_Scratch):
         \lambda(W - W_0)$ and $\partial J/\partial b = \Delta^\top\mathbf{1}$, with no decay
         term. `pred` is ``predict(x)`` if already computed.
         """
-        check_batch("x", x, self.n_features, self.dtype)
-        check_batch("y", y, self.n_targets, self.dtype)
-        pred = self._affine(x) if pred is None else check_batch("pred", pred, y.shape[1], y.dtype)
+        check_matrix("x", x, columns=self.n_features, dtype=self.dtype)
+        check_matrix("y", y, columns=self.n_targets, dtype=self.dtype)
+        if pred is None:
+            pred = self._affine(x)
+        else:
+            check_matrix("pred", pred, columns=y.shape[1], dtype=y.dtype)
         if len({x.shape[0], y.shape[0], pred.shape[0]}) > 1:
             got = f"{x.shape[0]}, {y.shape[0]} and {pred.shape[0]}"
             raise ValueError(f"x, y and pred must have the same number of rows, got {got}")
@@ -295,8 +295,7 @@ class TorchLinearRegression(nn.Module):
         if centre is None:
             return torch.optim.SGD(groups, lr=eta)
         expected = (self.layer.in_features, self.layer.out_features)
-        if centre.shape != expected:
-            raise ValueError(f"centre must have shape {expected}, got {tuple(centre.shape)}")
+        check_tensor("centre", centre, expected, self.layer.weight.dtype)
         weight["centre"] = [centre.T.contiguous()]
         return SGD(groups, lr=eta)
 
@@ -429,7 +428,7 @@ class Net(nn.Sequential):
         """
         first = self[0]
         assert isinstance(first, nn.Linear)
-        h = check_batch("inputs", inputs, first.in_features, first.weight.dtype)
+        h = check_matrix("inputs", inputs, columns=first.in_features, dtype=first.weight.dtype)
         counts = []
         with torch.no_grad():
             for layer in self:

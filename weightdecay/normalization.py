@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.ao.nn import quantized
 from torch.func import functional_call
 from torch.nn.functional import cross_entropy
 
@@ -34,8 +35,15 @@ __all__ = [
 ]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]  # loss_fn(outputs, targets) -> scalar tensor
-# These subtract a per-channel mean, so a per-channel bias before them cancels.
-_CENTRING = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
+# These subtract a per-channel mean, so a per-channel bias before them cancels. A Lazy one
+# becomes its plain class once initialized; torch.ao's quantized BatchNorm is none of them.
+_CENTRING: tuple[type[nn.Module], ...] = (
+    *(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm),
+    *(nn.LazyBatchNorm1d, nn.LazyBatchNorm2d, nn.LazyBatchNorm3d),
+    *(quantized.BatchNorm2d, quantized.BatchNorm3d),
+    *(nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d),
+    *(nn.LazyInstanceNorm1d, nn.LazyInstanceNorm2d, nn.LazyInstanceNorm3d),
+)
 
 WEIGHT_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 """Layers whose output is linear in their weight, so the weight can be scale-invariant."""
@@ -156,7 +164,8 @@ def scaled_loss(
     """
     _, c = _checked(model, [name], scale, inputs, targets)
     weight = dict(model.named_parameters())[name]
-    scaled = (c * weight.detach()).requires_grad_(requires_grad)  # W -> cW
+    # $$W \to cW$$
+    scaled = (c * weight.detach()).requires_grad_(requires_grad)
     state = {key: buffer.clone() for key, buffer in model.named_buffers()} | {name: scaled}
     with torch.set_grad_enabled(requires_grad):
         loss = loss_fn(functional_call(model, state, (inputs,)), targets)
@@ -197,13 +206,14 @@ def loss_change_under_scaling(
     losses = []
     for factor in (1.0, c):
         state = {key: buffer.clone() for key, buffer in model.named_buffers()}
-        state |= {each: factor * params[each].detach() for each in names}  # theta -> c theta
+        # $$\theta \to c\theta$$ for each parameter named
+        state |= {each: factor * params[each].detach() for each in names}
         with torch.no_grad():
             losses.append(loss_fn(functional_call(model, state, (inputs,)), targets).item())
     base, scaled = losses
     if base == 0:
         raise ValueError("the loss L(W) must be nonzero for a relative change, got 0.0")
-    # |L(cW) - L(W)| / |L(W)|
+    # $$|L(cW) - L(W)|\,/\,|L(W)|$$
     return abs(scaled - base) / abs(base)
 
 
@@ -213,7 +223,7 @@ def weight_gradient_cosine(
     r"""The cosine between the gradient and the weight, zero when $L(cW) = L(W)$.
 
     $$\cos = \frac{\langle\nabla L, W\rangle}{\lVert\nabla L\rVert\,\lVert W\rVert},
-    \qquad \langle\nabla L(W), W\rangle = \frac{d}{dc}L(cW)\Big|_{c=1}.$$
+    \qquad \langle\nabla L(W), W\rangle = \frac{\mathrm{d}}{\mathrm{d}c}L(cW)\Big|_{c=1}.$$
 
     Arguments as in `scaled_loss`.
 
@@ -233,7 +243,7 @@ def weight_gradient_cosine(
     scale: float = grad.norm().item() * weight.norm().item()
     if scale == 0:
         raise ValueError(f"the gradient and the weight {name!r} must be nonzero, got zero")
-    # <grad, W> / (||grad|| ||W||)
+    # $$\langle\nabla L, W\rangle / (\lVert\nabla L\rVert\,\lVert W\rVert)$$
     return (grad * weight).sum().item() / scale
 
 
@@ -271,7 +281,7 @@ def gradient_scaling_error(
     reference: float = grad.norm().item()
     if reference == 0:
         raise ValueError(f"the gradient with respect to {name!r} must be nonzero, got zero")
-    # ||c grad L(cW) - grad L(W)|| / ||grad L(W)||
+    # $$\lVert c\,\nabla L(cW) - \nabla L(W)\rVert / \lVert\nabla L(W)\rVert$$
     return float((c * grad_scaled - grad).norm().item()) / reference
 
 
@@ -290,8 +300,8 @@ def first_order_loss_change(
 
     $$L(cW) - L(W) \approx \tfrac{1}{2}\big(1 - c^{-2}\big)\,\langle\nabla L(W), W\rangle,$$
 
-    to a relative error of order $\epsilon\,|1 - c^{-2}|/\sigma^2$ ($\sigma^2$ the smallest
-    variance normalized). Arguments as in `scaled_loss`.
+    to a relative error of order $\epsilon\,|1 - c^{-2}|$ over the smallest variance normalized.
+    Arguments as in `scaled_loss`.
 
     Examples
     --------
@@ -309,7 +319,7 @@ def first_order_loss_change(
     c = check_positive("scale", scale)
     loss, weight = scaled_loss(model, name, 1.0, inputs, targets, loss_fn, requires_grad=True)
     (grad,) = torch.autograd.grad(loss, weight)
-    # L(cW) - L(W) ~ (1 - c^-2) <grad L(W), W> / 2
+    # $$L(cW) - L(W) \approx \tfrac{1}{2}(1 - c^{-2})\,\langle\nabla L(W), W\rangle$$
     return 0.5 * (1 - c**-2) * (grad * weight).sum().item()
 
 
@@ -338,7 +348,7 @@ def next_squared_norm(
     n = check_nonnegative("squared_norm", squared_norm)
     gg = check_nonnegative("grad_squared_norm", grad_squared_norm)
     eta, lam = check_rate(lr, weight_decay, positive_decay=False)
-    # ||W'||^2 = (1 - eta lambda)^2 ||W||^2 + eta^2 ||g||^2
+    # $$\lVert W'\rVert^2 = (1 - \eta\lambda)^2\lVert W\rVert^2 + \eta^2\lVert g\rVert^2$$
     return (1 - eta * lam) ** 2 * n + eta**2 * gg
 
 
@@ -347,7 +357,7 @@ def equilibrium_norm(lr: float, weight_decay: float, unit_grad_squared_norm: flo
 
     A scale-invariant weight has $g = \hat g/\lVert W\rVert$, $\hat g$ the gradient at
     $W/\lVert W\rVert$. With $G = \mathbb{E}\lVert\hat g\rVert^2$ (`unit_grad_squared_norm`)
-    the fixed point of $n' = (1 - \eta\lambda)^2 n + \eta^2 G/n$, $n = \lVert W\rVert^2$, is
+    the fixed point of $\nu' = (1 - \eta\lambda)^2\nu + \eta^2 G/\nu$, $\nu = \lVert W\rVert^2$, is
 
     $$\lVert W\rVert^4 = \frac{\eta\,G}{\lambda(2 - \eta\lambda)}, \qquad 0 < \eta\lambda < 1.$$
 
@@ -363,15 +373,15 @@ def equilibrium_norm(lr: float, weight_decay: float, unit_grad_squared_norm: flo
     """
     eta, lam = check_rate(lr, weight_decay, positive_decay=True)
     big_g = check_nonnegative("unit_grad_squared_norm", unit_grad_squared_norm)
-    # ||W||^4 = eta G / (lambda (2 - eta lambda))
+    # $$\lVert W\rVert^4 = \eta G / \big(\lambda(2 - \eta\lambda)\big)$$
     return float((eta * big_g / (lam * (2 - eta * lam))) ** 0.25)
 
 
 def equilibrium_angular_update(lr: float, weight_decay: float) -> float:
     r"""The root-mean-square angular update $\eta\lVert g\rVert/\lVert W\rVert$ at equilibrium.
 
-    Dividing the balance $\big(1 - (1 - \eta\lambda)^2\big)n = \eta^2\lVert g\rVert^2$ (in
-    expectation) by $n = \lVert W\rVert^2$, whatever $G$ (`equilibrium_norm`):
+    Dividing the balance $\big(1 - (1 - \eta\lambda)^2\big)\nu = \eta^2\lVert g\rVert^2$ (in
+    expectation) by $\nu = \lVert W\rVert^2$, whatever $G$ (`equilibrium_norm`):
 
     $$\sqrt{\mathbb{E}\big[\eta^2\lVert g\rVert^2/\lVert W\rVert^2\big]}
     = \sqrt{\eta\lambda(2 - \eta\lambda)} \approx \sqrt{2\eta\lambda}.$$
@@ -385,7 +395,7 @@ def equilibrium_angular_update(lr: float, weight_decay: float) -> float:
     [True, True, True]
     """
     eta, lam = check_rate(lr, weight_decay, positive_decay=True)
-    # sqrt(eta lambda (2 - eta lambda))
+    # $$\sqrt{\eta\lambda(2 - \eta\lambda)}$$
     return math.sqrt(eta * lam * (2 - eta * lam))
 
 
@@ -407,5 +417,5 @@ def relaxation_steps(lr: float, weight_decay: float) -> float:
     True
     """
     eta, lam = check_rate(lr, weight_decay, positive_decay=True)
-    # tau = 1 / (4 eta lambda)
+    # $$t_{\text{relax}} = 1/(4\eta\lambda)$$
     return 1 / (4 * eta * lam)

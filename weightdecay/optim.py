@@ -27,12 +27,12 @@ _Closure = Callable[[], float] | None
 class SGD(Optimizer):
     r"""SGD with momentum, dampening, Nesterov, and coupled or decoupled weight decay.
 
-    With direction $d_t = \pm g_t + \lambda(\theta_{t-1} - \theta_0)$ (the $\lambda$ term
-    only when coupled) and buffer $b_t = \mu b_{t-1} + (1 - \tau) d_t$ ($b_1 = d_1$, and
-    $b_t = d_t$ without momentum):
+    With gradient $g_t$, direction $\tilde g_t = \pm g_t + \lambda(\theta_{t-1} - \theta_0)$ (the
+    $\lambda$ term only when coupled) and buffer $\xi_t = \mu\xi_{t-1} + (1 - \zeta)\tilde g_t$
+    ($\xi_1 = \tilde g_1$, and $\xi_t = \tilde g_t$ without momentum):
 
-    $$\theta_t = \theta_{t-1} - \eta\, b_t \quad\text{or, with Nesterov,}\quad
-    \theta_t = \theta_{t-1} - \eta\,(d_t + \mu b_t).$$
+    $$\theta_t = \theta_{t-1} - \eta\,\xi_t \quad\text{or, with Nesterov,}\quad
+    \theta_t = \theta_{t-1} - \eta\,(\tilde g_t + \mu\xi_t).$$
 
     Takes ``torch.optim.SGD``'s arguments, and raises where it raises.
 
@@ -41,7 +41,7 @@ class SGD(Optimizer):
     params : iterable
         Parameters or parameter groups; a group may carry ``"centre"`` ($\theta_0$).
     dampening : float, default 0
-        $\tau$: the new direction enters the buffer with weight $1 - \tau$.
+        $\zeta$: the new direction enters the buffer with weight $1 - \zeta$.
     decoupled : bool, default False
         True: SGDW, $\theta \leftarrow \theta - \eta\lambda(\theta - \theta_0)$ before the
         step on the undecayed gradient. False: torch's coupled decay (an L2 penalty),
@@ -102,10 +102,10 @@ class SGD(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr, mu, tau = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
+            lr, mu, zeta = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
             lam, sign = float(group["weight_decay"]), -1.0 if group["maximize"] else 1.0
             decoupled = lam != 0 and group["decoupled"]
-            wd = 0.0 if group["decoupled"] else lam  # the lambda inside d_t
+            wd = 0.0 if group["decoupled"] else lam  # the lambda inside the direction
             centres = group_centres(group)
             for i, p in enumerate(group["params"]):
                 if (g := p.grad) is None:
@@ -121,27 +121,27 @@ class SGD(Optimizer):
                         "coupled weight_decay cannot be added to a sparse gradient (as in "
                         "torch.optim.SGD); use decoupled=True or weight_decay=0"
                     )
-                # $d_t = \pm g_t + \lambda(\theta_{t-1} - \theta_0)$ is never formed: each use
-                # below adds its terms in place, so no step allocates (the buffer is state).
+                # $\tilde g_t = \pm g_t + \lambda(\theta_{t-1} - \theta_0)$ is never formed: each
+                # use below adds its terms in place, so no step allocates (the buffer is state).
                 buf = None
                 if mu != 0:
-                    buf, weight = self.state[p].get("momentum_buffer"), 1 - tau
+                    buf, weight = self.state[p].get("momentum_buffer"), 1 - zeta
                     if buf is None:
-                        # $$b_1 = d_1$$
+                        # $$\xi_1 = \tilde g_1$$
                         buf = self.state[p]["momentum_buffer"] = g.mul(sign)
                         weight = 1.0
                     else:
-                        # $$b_t = \mu b_{t-1} + (1 - \tau) d_t$$
+                        # $$\xi_t = \mu\xi_{t-1} + (1 - \zeta)\tilde g_t$$
                         buf.mul_(mu).add_(g, alpha=weight * sign)
                     if wd:
                         buf.add_(p, alpha=weight * wd)
                         if centre is not None:
                             buf.add_(centre, alpha=-weight * wd)
                     if not group["nesterov"]:
-                        # $$\theta_t = \theta_{t-1} - \eta b_t$$
+                        # $$\theta_t = \theta_{t-1} - \eta\xi_t$$
                         p.add_(buf, alpha=-lr)
                         continue
-                # $$\theta_t = \theta_{t-1} - \eta d_t
+                # $$\theta_t = \theta_{t-1} - \eta\tilde g_t
                 #   = (1 - \eta\lambda)\,\theta_{t-1} \mp \eta g_t + \eta\lambda\theta_0$$
                 if wd:
                     p.mul_(1 - lr * wd)
@@ -149,7 +149,7 @@ class SGD(Optimizer):
                 if wd and centre is not None:
                     p.add_(centre, alpha=lr * wd)
                 if buf is not None:
-                    # Nesterov: $$\theta_t \leftarrow \theta_t - \eta\mu b_t$$
+                    # Nesterov: $$\theta_t \leftarrow \theta_t - \eta\mu\xi_t$$
                     p.add_(buf, alpha=-lr * mu)
         return loss
 
@@ -157,14 +157,16 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     r"""Adam with coupled (L2) or decoupled weight decay, and optional AMSGrad.
 
-    With $d_t = \pm g_t + \lambda(\theta_{t-1} - \theta_0)$ (the $\lambda$ term only when
-    coupled), $m_t = \beta_1 m_{t-1} + (1 - \beta_1) d_t$ and
-    $v_t = \beta_2 v_{t-1} + (1 - \beta_2) d_t^2$ (AMSGrad: the running maximum of $v_t$):
+    With the direction $\tilde g_t = \pm g_t + \lambda(\theta_{t-1} - \theta_0)$ (the $\lambda$
+    term only when coupled), the averages
+    $\tilde m_t = \beta_1\tilde m_{t-1} + (1 - \beta_1)\tilde g_t$ and
+    $\tilde v_t = \beta_2\tilde v_{t-1} + (1 - \beta_2)\tilde g_t^2$ (AMSGrad: the running
+    maximum of the latter) and the estimates $\hat m_t = \tilde m_t/(1 - \beta_1^t)$,
+    $\hat v_t = \tilde v_t/(1 - \beta_2^t)$:
 
-    $$\theta_t = \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\,
-    \frac{m_t}{\sqrt{v_t}/\sqrt{1 - \beta_2^t} + \epsilon}.$$
+    $$\theta_t = \theta_{t-1} - \eta\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
 
-    Coupled decay passes through the division by $\sqrt{v_t}$, so coordinates with small
+    Coupled decay passes through the division by $\sqrt{\hat v_t}$, so coordinates with small
     gradients decay harder; decoupled decay (AdamW) shrinks all alike (Loshchilov and
     Hutter, 2019). Takes ``torch.optim.Adam``'s arguments, and raises where it raises
     (sparse gradients included).
@@ -229,14 +231,14 @@ class Adam(Optimizer):
                 if g.is_sparse:
                     raise RuntimeError("Adam does not support sparse gradients (nor does torch)")
                 state = self.state[p]
-                if not state:  # $t = 0$, $m_0 = v_0 = \hat v_0 = 0$
+                if not state:  # $t = 0$, $\tilde m_0 = \tilde v_0 = 0$ (and AMSGrad's maximum)
                     moments = ["exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if amsgrad else [])]
                     state["step"] = torch.tensor(0.0)
                     for key in moments:
                         state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
                 t = float(state["step"])
-                # $$d_t = \pm g_t$$
+                # $$\tilde g_t = \pm g_t$$
                 d = -g if group["maximize"] else g
                 if lam != 0 and group["decoupled_weight_decay"]:
                     # $$\theta \leftarrow (1 - \eta\lambda)\,\theta + \eta\lambda\theta_0$$
@@ -244,20 +246,21 @@ class Adam(Optimizer):
                     if centre is not None:
                         p.add_(centre, alpha=lr * lam)
                 elif lam != 0:
-                    # $$d_t \leftarrow d_t + \lambda(\theta_{t-1} - \theta_0)$$
+                    # $$\tilde g_t \leftarrow \tilde g_t + \lambda(\theta_{t-1} - \theta_0)$$
                     d = d.add(p, alpha=lam)
                     if centre is not None:
                         d.add_(centre, alpha=-lam)
-                # $$m_t = \beta_1 m_{t-1} + (1 - \beta_1) d_t$$
+                # $$\tilde m_t = \beta_1\tilde m_{t-1} + (1 - \beta_1)\tilde g_t$$
                 m = state["exp_avg"].lerp_(d, 1 - beta1)
-                # $$v_t = \beta_2 v_{t-1} + (1 - \beta_2) d_t^2$$
+                # $$\tilde v_t = \beta_2\tilde v_{t-1} + (1 - \beta_2)\tilde g_t^2$$
                 v = state["exp_avg_sq"].mul_(beta2).addcmul_(d, d, value=1 - beta2)
                 if amsgrad:
-                    # $$\hat v_t = \max(\hat v_{t-1}, v_t)$$
+                    # AMSGrad: $$\max_{s \le t}\tilde v_s$$ stands for $\tilde v_t$ from here on
                     v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                # $$D_t = \sqrt{v_t}/\sqrt{1 - \beta_2^t} + \epsilon$$
-                denominator = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(eps)
-                # $$\theta_t = \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\, \frac{m_t}{D_t}$$
+                # $$\sqrt{\hat v_t} + \epsilon = \sqrt{\tilde v_t}/\sqrt{1-\beta_2^t} + \epsilon$$
+                denominator = v.sqrt().div_((1 - beta2**t) ** 0.5).add_(eps)  # one temporary
+                # $$\theta_t = \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\,
+                #   \frac{\tilde m_t}{\sqrt{\hat v_t} + \epsilon}$$
                 p.addcdiv_(m, denominator, value=-(lr / (1 - beta1**t)))
         return loss
 

@@ -108,16 +108,16 @@ def l2_penalty_grad(
     return [lam * tensor.detach() for tensor in tensors]
 
 
-def ridge_alpha(lambd: float, n_samples: int, n_targets: int = 1) -> float:
+def ridge_alpha(lambd: float, n_train: int, n_targets: int = 1) -> float:
     r"""scikit-learn `Ridge` penalty weight $\alpha = nk\lambda/2$ for our objective.
 
-    With residual $R = Y - XW - \mathbf{1}b^\top$, our objective
-    $\frac{1}{nk}\lVert R\rVert_F^2 + \frac{\lambda}{2}\lVert W\rVert_F^2$ times $nk$ is
-    `Ridge`'s $\lVert R\rVert_F^2 + \alpha\lVert W\rVert_F^2$ (intercept unpenalized).
+    With residual $E = Y - XW - \mathbf{1}b^\top$, our objective
+    $\frac{1}{nk}\lVert E\rVert_F^2 + \frac{\lambda}{2}\lVert W\rVert_F^2$ times $nk$ is
+    `Ridge`'s $\lVert E\rVert_F^2 + \alpha\lVert W\rVert_F^2$ (intercept unpenalized).
 
     Parameters
     ----------
-    n_samples : int
+    n_train : int
         $n \ge 1$, the training rows.
     n_targets : int, default 1
         $k \ge 1$, the outputs the mean squared error averages over.
@@ -131,7 +131,7 @@ def ridge_alpha(lambd: float, n_samples: int, n_targets: int = 1) -> float:
     >>> from sklearn.linear_model import Ridge
     >>> from weightdecay.penalty import ridge_alpha
     >>> X, Y = make_regression(n_samples=50, n_features=4, n_targets=2, random_state=0)
-    >>> fit = Ridge(alpha=ridge_alpha(0.3, n_samples=50, n_targets=2)).fit(X, Y)
+    >>> fit = Ridge(alpha=ridge_alpha(0.3, n_train=50, n_targets=2)).fit(X, Y)
     >>> W = torch.tensor(fit.coef_.T, requires_grad=True)
     >>> b = torch.tensor(fit.intercept_, requires_grad=True)
     >>> X, Y = torch.tensor(X), torch.tensor(Y)
@@ -140,13 +140,13 @@ def ridge_alpha(lambd: float, n_samples: int, n_targets: int = 1) -> float:
     (True, True)
     """
     lam = check_nonnegative("lambd", lambd)
-    n = check_count("n_samples", n_samples)
+    n = check_count("n_train", n_train)
     k = check_count("n_targets", n_targets)
     # $$\alpha = \frac{n k \lambda}{2}$$
     return n * k * lam / 2
 
 
-def decay_from_ridge_alpha(alpha: float, n_samples: int, n_targets: int = 1) -> float:
+def decay_from_ridge_alpha(alpha: float, n_train: int, n_targets: int = 1) -> float:
     r"""Our decay strength $\lambda = 2\alpha/(nk)$ for a `Ridge` penalty weight $\alpha$.
 
     Examples
@@ -156,14 +156,14 @@ def decay_from_ridge_alpha(alpha: float, n_samples: int, n_targets: int = 1) -> 
     0.01
     """
     a = check_nonnegative("alpha", alpha)
-    n = check_count("n_samples", n_samples)
+    n = check_count("n_train", n_train)
     k = check_count("n_targets", n_targets)
     # $$\lambda = \frac{2\alpha}{n k}$$
     return 2 * a / (n * k)
 
 
-def logistic_c(lambd: float, n_samples: int) -> float:
-    r"""scikit-learn's ``C = 1/(m\lambda)`` for decay $\lambda > 0$ on $m$ samples.
+def logistic_c(lambd: float, n_train: int) -> float:
+    r"""scikit-learn's $C = 1/(m\lambda)$ for decay $\lambda > 0$ on $m$ samples.
 
     `LogisticRegression` minimizes $C\sum_i\ell_i + \frac{1}{2}\lVert W\rVert_F^2$; divided by
     $Cm$ it is the mean loss plus $\frac{\lambda}{2}\lVert W\rVert_F^2$ with $\lambda = 1/(Cm)$.
@@ -177,12 +177,12 @@ def logistic_c(lambd: float, n_samples: int) -> float:
     0.01
     """
     lam = check_positive("lambd", lambd)
-    m = check_count("n_samples", n_samples)
+    m = check_count("n_train", n_train)
     # $$C = \frac{1}{m\lambda}$$
     return 1.0 / (m * lam)
 
 
-def decay_from_logistic_c(c: float, n_samples: int) -> float:
+def decay_from_logistic_c(c: float, n_train: int) -> float:
     r"""The decay $\lambda = 1/(Cm)$ that scikit-learn's ``C > 0`` means on $m$ samples.
 
     Examples
@@ -192,6 +192,6 @@ def decay_from_logistic_c(c: float, n_samples: int) -> float:
     0.01
     """
     c_value = check_positive("c", c)
-    m = check_count("n_samples", n_samples)
+    m = check_count("n_train", n_train)
     # $$\lambda = \frac{1}{Cm}$$
     return 1.0 / (c_value * m)

@@ -24,16 +24,17 @@ from weightdecay._checks import (
     check_nonnegative,
     check_positive,
     check_same_layout,
+    check_tensor,
     offsets,
 )
 
 __all__ = [
     "MSE_NOISE_VARIANCE",
+    "decay_from_noise",
     "decay_from_variance",
     "gaussian_log_prior",
     "gaussian_nll",
     "log_prior_constant",
-    "map_decay",
     "prior_precision",
     "prior_variance",
     "scaled_negative_log_prior",
@@ -213,27 +214,29 @@ def gaussian_nll(pred: Tensor, target: Tensor, variance: float) -> Tensor:
     True
     """
     var = check_positive("variance", variance)
-    check_same_layout(("pred", "target"), [pred], [target])
+    check_same_layout(
+        ("pred", "target"), check_tensor("pred", pred), check_tensor("target", target)
+    )
     # $$\frac{1}{N}\sum_i \frac{(y_i - \hat y_i)^2}{2\sigma^2} + \frac{1}{2}\log(2\pi\sigma^2)$$
     return (target - pred).pow(2).mean() / (2 * var) + 0.5 * math.log(2 * math.pi * var)
 
 
-def map_decay(noise_variance: float, tau: float, n_terms: int) -> float:
+def decay_from_noise(variance: float, tau: float, n_terms: int) -> float:
     r"""The decay $\lambda = 2\sigma^2/(N\tau)$ that makes the penalized MSE a MAP objective.
 
     $-\frac{1}{N}\log p(\theta \mid \mathcal{D}) = \frac{1}{2\sigma^2}\big[\text{MSE}
     + \frac{\lambda}{2}\lVert\theta\rVert^2\big] + \text{const}$. At $\sigma^2 = 1/2$ it is
-    `decay_from_variance`; in precisions it is `weightdecay.bayes_linear.matching_decay`.
+    `decay_from_variance`; in precisions it is `weightdecay.bayes_linear.decay_from_precisions`.
 
     Examples
     --------
-    >>> from weightdecay.prior import MSE_NOISE_VARIANCE, decay_from_variance, map_decay
-    >>> map_decay(MSE_NOISE_VARIANCE, 0.5, 100) == decay_from_variance(0.5, 100)
+    >>> from weightdecay.prior import MSE_NOISE_VARIANCE, decay_from_noise, decay_from_variance
+    >>> decay_from_noise(MSE_NOISE_VARIANCE, 0.5, 100) == decay_from_variance(0.5, 100)
     True
-    >>> map_decay(0.25, 1 / 0.6, 60)  # the noise of the second source's data: half of 0.01
+    >>> decay_from_noise(0.25, 1 / 0.6, 60)  # the noise of the second source's data: half of 0.01
     0.005
     """
-    var = check_positive("noise_variance", noise_variance)
+    var = check_positive("variance", variance)
     t = check_positive("tau", tau)
     n = check_count("n_terms", n_terms)
     # $$\lambda = \frac{2\sigma^2}{N\tau}$$

@@ -326,7 +326,7 @@ def test_c_mapping_round_trips_and_validates() -> None:
     assert math.isclose(decay_from_logistic_c(logistic_c(3e-4, 123), 123), 3e-4, rel_tol=1e-15)
     with pytest.raises(ValueError, match="lambd must be > 0, got 0"):
         logistic_c(0.0, 10)
-    with pytest.raises(ValueError, match="n_samples must be >= 1"):
+    with pytest.raises(ValueError, match="n_train must be >= 1"):
         logistic_c(0.1, 0)
 
 
