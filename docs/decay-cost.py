@@ -163,6 +163,8 @@ claims(
           max(moved["ours-sgd"], moved["ours-sgdw"]), equals=2, origin="exact count"),
     check("AdamW's decay allocates nothing extra, torch's or this package's",
           max(alloc["adamw"], alloc["ours-adamw"]), equals=0, origin="exact count"),
+    check("this package's AdamW step allocates one temporary fewer than torch's AdamW(0)",
+          alloc["ours-adamw"], equals=-1, origin="exact count"),
     check("the penalty per parameter allocates more than SGD(weight_decay)",
           alloc["penalty"] - alloc["sgd"], above=0, origin="exact count"),
     check("parameters_to_vector allocates more than the penalty per parameter",
@@ -194,7 +196,9 @@ claims(
 # **This package's optimizers.** `weightdecay.optim.SGD` applies a term in $\theta$
 # itself as a rescaling, so without momentum coupled and decoupled decay both become
 # $\theta \leftarrow (1 - \eta\lambda)\,\theta$, in place, followed by the plain update:
-# one pass, no allocation. Torch's AdamW decays the same way.
+# one pass, no allocation. Torch's AdamW decays the same way. (This package's Adam step
+# allocates one temporary fewer than torch's, the decay aside: it divides $\sqrt{\tilde v_t}$ by
+# the bias correction in place, hence its row's −1 against torch's undecayed AdamW.)
 #
 # **The penalty in the loss.** Autograd differentiates what it is given. For
 # $\frac{\lambda}{2}\sum_p \lVert p\rVert^2$ the forward pass allocates $p^2$ for every

@@ -200,11 +200,8 @@ for mu in (0.0, 0.5, 0.9):
                  "SGDW rate": rate[True], "ratio": ratio, "1/(1 - momentum)": 1 / (1 - mu),
                  "ratio × (1 - momentum) - 1": deviation, "second-order term": second,
                  "terms left out / second-order": x / (1 - mu) ** 2})  # fmt: skip
-rates = pd.DataFrame(rows)
-rate_formats = dict.fromkeys(rates.columns, "{:.2e}") | {"momentum": "{:.1f}"}
-rate_formats |= dict.fromkeys(["coupled rate", "predicted (root)", "SGDW rate"], "{:.6e}")
-rate_formats |= dict.fromkeys(["ratio", "1/(1 - momentum)"], "{:.4f}")
-rates.style.format(rate_formats).hide(axis="index")
+rates = pd.DataFrame(rows).set_index("momentum")
+rates.T.style.format("{:.6g}")  # one column per momentum: the table fits the page
 
 # %%
 Markdown(

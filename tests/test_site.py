@@ -186,6 +186,13 @@ _VISIBLE_TEXT_WITHOUT_CODE = """() => {
 _IMAGES = """() => Array.from(document.querySelectorAll('article img')).map(img => ({
   src: img.src.slice(0, 60), complete: img.complete, width: img.naturalWidth
 }))"""
+# Tables wider than the content column (they would be cut off at its edge, or scroll).
+_WIDE_TABLES = """() => {
+  const right = document.querySelector('.md-content__inner').getBoundingClientRect().right;
+  return Array.from(document.querySelectorAll('article table'))
+    .filter(t => t.getBoundingClientRect().right > right + 1)
+    .map(t => t.innerText.slice(0, 60));
+}"""
 
 
 def _has_math(name: str) -> bool:
@@ -206,12 +213,12 @@ def _browser() -> object:
 
 
 def test_every_page_in_a_browser(site: tuple[Path, str]) -> None:
-    """Math typeset, figures loaded, no console errors, nothing fetched from elsewhere."""
+    """Math typeset, figures loaded, tables in the column, no console errors, nothing remote."""
     site_dir, _ = site
     manager = _browser()
     with serve(site_dir) as base, manager as playwright:  # type: ignore[attr-defined]
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         errors: list[str] = []
         foreign: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -235,6 +242,8 @@ def test_every_page_in_a_browser(site: tuple[Path, str]) -> None:
                 assert page.locator("mjx-container").count() > 0, f"{name}: no typeset math"
             leftover = RAW_MATH.findall(page.evaluate(_VISIBLE_TEXT_WITHOUT_CODE))
             assert not leftover, f"{name}: raw math left in the prose: {leftover[:3]}"
+            wide = page.evaluate(_WIDE_TABLES)
+            assert not wide, f"{name}: tables wider than the content column: {wide}"
             for image in page.evaluate(_IMAGES):
                 assert image["complete"] and image["width"] > 0, f"{name}: broken image {image}"
                 figures += 1
