@@ -24,6 +24,14 @@ __all__ = ["DECAY_RULES", "SGD", "Adam", "AdamW", "decay_groups", "decays"]
 _Closure = Callable[[], float] | None
 
 
+def _evaluate(closure: _Closure) -> float | None:
+    """The closure's loss, computed with gradients enabled (None without a closure)."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class SGD(Optimizer):
     r"""SGD with momentum, dampening, Nesterov, and coupled or decoupled weight decay.
 
@@ -97,10 +105,7 @@ class SGD(Optimizer):
     @torch.no_grad()
     def step(self, closure: _Closure = None) -> float | None:  # type: ignore[override]
         """Update every parameter that has a gradient; return the closure's loss, if any."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
         for group in self.param_groups:
             lr, mu, zeta = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
             lam, sign = float(group["weight_decay"]), -1.0 if group["maximize"] else 1.0
@@ -216,10 +221,7 @@ class Adam(Optimizer):
     @torch.no_grad()
     def step(self, closure: _Closure = None) -> float | None:  # type: ignore[override]
         """Update every parameter that has a gradient; return the closure's loss, if any."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
         for group in self.param_groups:
             lr, lam, eps = float(group["lr"]), float(group["weight_decay"]), float(group["eps"])
             (beta1, beta2), amsgrad = group["betas"], group["amsgrad"]
