@@ -22,13 +22,13 @@
 # optimizers and with this package's, and checks each against one process on the full
 # batch. Two faulty variants show what to watch for.
 #
-# **The set-up.** Two ranks on the CPU, started by `torch.multiprocessing.spawn` and
-# connected by `torch.distributed` over the gloo backend on the loopback interface.
+# **The set-up.** Two ranks on the CPU, started by `torch.multiprocessing.start_processes`
+# (forked from a fork server that has imported the package once) and connected by `torch.distributed` over the gloo backend on the loopback interface.
 # The model is `Linear(4, 16) → Tanh → Linear(16, 1)` in float64; its two weights
 # decay and its two biases do not (`weightdecay.optim.decay_groups`), with
 # $\lambda = 0.1$. The data are 128 seeded regression rows, taken 32 per step for 20
-# steps; each rank trains on its own 16 rows of every batch. All setups run in a single
-# spawn (`weightdecay.distributed.run_data_parallel`); each rank saves its final
+# steps; each rank trains on its own 16 rows of every batch. All setups run in one
+# start of the ranks (`weightdecay.distributed.run_data_parallel`); each rank saves its final
 # parameters, and the page's own process trains the same recipe on the full batches
 # for comparison.
 

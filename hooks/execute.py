@@ -2,9 +2,10 @@
 
 The engine of ``docs/execute.py`` (``make notebooks``, run by ``make docs``; ``make
 serve`` with ``--cached``). It executes each py:percent page of ``docs/`` in a Jupyter
-kernel of its own (a process, driven by nbclient from a thread of its own) and writes
-the executed notebook to ``build/executed/<page>.ipynb``, which the MkDocs hook
-``hooks/notebooks.py`` renders. MkDocs executes nothing.
+kernel of its own (a process, driven by nbclient from a thread of its own; the kernels
+fork from one server that has imported the pages' modules once, see `hooks.kernels`)
+and writes the executed notebook to ``build/executed/<page>.ipynb``, which the MkDocs
+hook ``hooks/notebooks.py`` renders. MkDocs executes nothing.
 
 * By default every page is executed afresh. With ``use_cache`` (``--cached``), a page
   whose inputs are unchanged is copied from ``build/cache/<page>-<key>.ipynb`` instead;
@@ -50,6 +51,10 @@ from pathlib import Path
 import jupytext
 import nbclient
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+
+from hooks.kernels import KERNEL_NAME, KernelServer, page_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -117,11 +122,6 @@ def first_timed_cell(notebook: nbformat.NotebookNode) -> int | None:
         if TIMED_TAG in cell.get("metadata", {}).get("tags", []):
             return index
     return None
-
-
-def is_timed(source: Path) -> bool:
-    """Whether a page has timed cells (which run alone, after every other page)."""
-    return first_timed_cell(jupytext.read(source)) is not None
 
 
 def package_files(package: Path = PACKAGE) -> list[Path]:
@@ -383,6 +383,7 @@ class Schedule:
     threads: int
     total: int
     report: Report
+    kernels: Path  # the kernel spec directory of the run's `KernelServer`
     alone: threading.Lock = field(default_factory=threading.Lock)
     failed: threading.Event = field(default_factory=threading.Event)
     finished: int = 0
@@ -485,9 +486,10 @@ def _execute(source: Path, executed: Path, schedule: Schedule, phase: _Phase) ->
         text = source.read_text()
         notebook = jupytext.reads(text, fmt="py:percent")
         timed_from = first_timed_cell(notebook)
+        specs = KernelSpecManager(kernel_dirs=[str(schedule.kernels)])
         client = nbclient.NotebookClient(
             notebook,
-            kernel_name="python3",
+            km=AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs),
             timeout=None,
             allow_errors=False,
             resources={"metadata": {"path": str(ROOT)}},
@@ -517,11 +519,12 @@ def _execute(source: Path, executed: Path, schedule: Schedule, phase: _Phase) ->
         claims.parent.mkdir(parents=True, exist_ok=True)
         claims.unlink(missing_ok=True)  # the page's checks append to it as they run
         client.execute(
+            cleanup_kc=True,  # stop the kernel after the page, as for a kernel of its own
             env={
                 **_thread_env(schedule.threads),
                 "WEIGHTDECAY_CLAIMS": str(claims),
                 "WEIGHTDECAY_PAGE": name,
-            }
+            },
         )
     except _NotRunError:
         skipped = True
@@ -626,17 +629,27 @@ def execute_pages(
     order = sorted(todo, key=expected, reverse=True)
     workers = max(1, min(jobs(), len(todo)))
     threads = max(1, cores // workers)
-    schedule = Schedule(Gate(workers, [page.name for page in order]), Countdown(len(todo)),
-                        cores, threads, len(todo), report)  # fmt: skip
-    with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-        futures = [
-            pool.submit(execute_page, page, executed_path(out_dir, page), schedule)
-            for page in order
-        ]
-        outcomes = [future.result() for future in futures]
+    outcomes: list[Outcome] = []
+    parallel_end: float | None = None
+    if todo:
+        # One server imports what the pages import, once; each page's kernel forks from it.
+        modules = page_imports(todo)
+        report(f"importing {len(modules)} modules once for every page's kernel ...")
+        with (
+            KernelServer(modules, _thread_env(threads), ROOT) as kernels,
+            ThreadPoolExecutor(max_workers=len(todo)) as pool,
+        ):
+            schedule = Schedule(Gate(workers, [page.name for page in order]),
+                                Countdown(len(todo)), cores, threads, len(todo), report,
+                                kernels.spec_dir)  # fmt: skip
+            futures = [
+                pool.submit(execute_page, page, executed_path(out_dir, page), schedule)
+                for page in order
+            ]
+            outcomes = [future.result() for future in futures]
+        parallel_end = schedule.parallel_done.done_at
     end = time.perf_counter()
-    done_at = schedule.parallel_done.done_at
-    parallel_end = done_at if done_at is not None else end
+    parallel_end = parallel_end if parallel_end is not None else end
     summary = Summary(outcomes, cached, end - start, parallel_end - start, workers, threads)
     for page, outcome in zip(order, outcomes, strict=True):
         if outcome.error is None and not outcome.skipped:

@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import nbformat
 import pytest
 
-from hooks.execute import is_timed
 from tests.site_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -137,16 +135,16 @@ def test_no_cdn_and_local_mathjax(site: tuple[Path, str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def reruns() -> dict[str, list[list[dict[str, str]]]]:
-    """Every page executed once more, as the build does: two at a time, timed pages alone."""
-    timed = [page for page in PAGES if is_timed(page)]
-    untimed = [page for page in PAGES if page not in timed]
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        outputs = dict(zip(untimed, pool.map(execute_page, map(str, untimed)), strict=True))
-        cores = len(os.sched_getaffinity(0))
-        for page in timed:
-            outputs[page] = pool.submit(execute_page, str(page), cores).result()
-    return {page.name: cells for page, cells in outputs.items()}
+def reruns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[dict[str, str]]]]:
+    """Every page executed once more, as the build executes them (a second run of
+    ``docs/execute.py``, with a kernel server of its own); each page's outputs."""
+    out_dir = tmp_path_factory.mktemp("rerun")
+    result = execute_notebooks(DOCS, out_dir, tmp_path_factory.mktemp("rerun-cache"))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return {
+        page.name: notebook_outputs(nbformat.read(out_dir / f"{page.stem}.ipynb", as_version=4))
+        for page in PAGES
+    }
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -163,6 +161,17 @@ def test_page_outputs_are_reproducible(
     assert len(first) == len(second) > 0
     for index, (a, b) in enumerate(zip(first, second, strict=True)):
         assert a == b, f"{page.name}, code cell {index} printed different outputs"
+
+
+def test_a_forked_kernel_prints_what_a_kernel_of_its_own_prints(
+    site: tuple[Path, str], executed_dir: Path
+) -> None:
+    """The build forks each page's kernel from a server that has imported the pages'
+    modules; a page run in a plain kernel of its own (tables, figures, scikit-learn,
+    PyTorch) prints the same outputs."""
+    page = DOCS / "overfitting.py"
+    forked = notebook_outputs(nbformat.read(executed_dir / "overfitting.ipynb", as_version=4))
+    assert execute_page(str(page)) == forked
 
 
 def test_mask_timings() -> None:

@@ -5,13 +5,14 @@ $m$; ``DistributedDataParallel`` (DDP) averages them into the full batch's gradi
 $\bar g = \frac{1}{R}\sum_r g_r = \nabla L$. The decay then acts once per step: on every
 parameter in every rank under DDP, on each rank's shard under ZeRO (``ZeroRedundancyOptimizer``).
 Either way the parameters follow one process on the full batch up to rounding, which
-`run_data_parallel` measures on spawned CPU processes (gloo, loopback only), along with two
+`run_data_parallel` measures on separate CPU processes (gloo, loopback only), along with two
 setups that apply the decay more than once per step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import socket
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.multiprocessing.spawn import spawn
+from torch.multiprocessing.spawn import start_processes
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 
@@ -318,13 +319,14 @@ def run_data_parallel(
     weight_decay: float = 0.1,
     seed: int = 0,
 ) -> list[ParallelResult]:
-    r"""Train each setup on `world_size` spawned CPU processes and on one, and compare.
+    r"""Train each setup on `world_size` CPU processes and on one, and compare.
 
     The model, ``Linear(4, 16) -> Tanh -> Linear(16, 1)`` in float64, has its weights decayed
     by `weight_decay` and its biases not (`weightdecay.optim.decay_groups`); `seed` draws it
     and 128 regression rows, taken 32 per step in a fixed order. The ranks (gloo on
     ``tcp://127.0.0.1``, one thread each) run the `setups` (names in `SETUPS`, all by default)
-    in one ``torch.multiprocessing.spawn``, each on its contiguous $1/R$ part of every batch;
+    in one ``torch.multiprocessing.start_processes`` (forked from a fresh fork server), each
+    on its contiguous $1/R$ part of every batch;
     the reference runs the same recipe in this process on the full batches. The ranks do not
     run the caller's main script again, so a script may call this at top level without
     ``if __name__ == "__main__":``. A failing rank raises here, with its traceback.
@@ -353,8 +355,8 @@ def run_data_parallel(
             "run_data_parallel starts its own process group; this process already "
             "belongs to one (call torch.distributed.destroy_process_group() first)"
         )
-    # Spawn runs the parent's __main__ script again in every child (to unpickle what it
-    # defines) unless it has no __file__; the ranks need only this module.
+    # A new process runs the parent's __main__ script again (to unpickle what it defines)
+    # unless it has no __file__; the ranks need only this module.
     main = sys.modules["__main__"]
     script = getattr(main, "__file__", None) if getattr(main, "__spec__", None) is None else None
     with tempfile.TemporaryDirectory(prefix="weightdecay-ranks-") as out_dir:
@@ -365,7 +367,14 @@ def run_data_parallel(
         if script is not None:
             del main.__file__
         try:
-            context = spawn(_worker, args=(config,), nprocs=ranks, join=False)  # type: ignore[no-untyped-call]
+            # A fork server: one fresh process imports this module (and torch._dynamo,
+            # which torch.optim imports on first use) once; the ranks are forked from it.
+            multiprocessing.get_context("forkserver").set_forkserver_preload(
+                [__name__, "torch._dynamo"]
+            )
+            context = start_processes(
+                _worker, args=(config,), nprocs=ranks, join=False, start_method="forkserver"
+            )  # type: ignore[no-untyped-call]
         finally:
             if script is not None:
                 main.__file__ = script
