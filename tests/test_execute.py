@@ -115,7 +115,7 @@ def test_timed_cells_wait_for_the_other_pages_and_get_every_core(tmp_path: Path)
     docs = _docs(
         tmp_path,
         {
-            "slow.py": _title("Slow") + CLOCK.replace("print", sleep.format(6) + "print"),
+            "slow.py": _title("Slow") + CLOCK.replace("print", sleep.format(4) + "print"),
             "quick.py": _title("Quick") + CLOCK.replace("print", sleep.format(0.5) + "print"),
             "timed.py": _title("Timed") + CLOCK + '\n# %% tags=["timed"]\n' + CLOCK,
         },

@@ -7,6 +7,7 @@ notebooks are compared with a second execution of every page.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -240,9 +241,10 @@ def test_every_page_in_a_browser(site: tuple[Path, str]) -> None:
                 foreign.append(url)
 
         page.on("request", record)
+        html = functools.cache(Path.read_text)  # each linked page read once
         figures = 0
         for name in HTML_PAGES:
-            page.goto(f"{base}{name}.html", wait_until="networkidle")
+            page.goto(f"{base}{name}.html", wait_until="load")  # its images and scripts
             page.wait_for_function(
                 "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
             )
@@ -263,7 +265,7 @@ def test_every_page_in_a_browser(site: tuple[Path, str]) -> None:
                     assert target.is_file(), f"{name}: link to missing {parsed.path}"
                     if parsed.fragment and target.suffix == ".html":
                         anchor = f'id="{parsed.fragment}"'
-                        assert anchor in target.read_text(), f"{name}: missing anchor {href}"
+                        assert anchor in html(target), f"{name}: missing anchor {href}"
             assert not errors, f"{name}: console errors {errors}"
             assert not foreign, f"{name}: requests to other hosts {foreign}"
         assert figures >= 5
