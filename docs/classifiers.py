@@ -26,7 +26,7 @@
 # ## The objective
 #
 # A linear classifier computes logits $Z = XW + \mathbf{1}b^\top$ for the rows of
-# $X \in \mathbb{R}^{m\times d}$. With two classes there is one logit per row and
+# $X \in \mathbb{R}^{n\times d}$. With two classes there is one logit per row and
 # $p_i = \operatorname{sigmoid}(z_i) = 1/(1 + e^{-z_i})$ is the probability of class 1; with $K \ge 3$
 # classes there are $K$ logits and $p_{ik} = e^{z_{ik}}/\sum_l e^{z_{il}}$. The loss of row
 # $i$ is minus the log-probability of its label $y_i$:
@@ -36,7 +36,7 @@
 #
 # and weight decay adds the penalty on $W$ alone, the bias free as on the other pages:
 #
-# $$J(W, b) = \frac{1}{m}\sum_{i=1}^{m}\ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2 .$$
+# $$J(W, b) = \frac{1}{n}\sum_{i=1}^{n}\ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2 .$$
 #
 # **The gradient.** For the softmax, $\partial\log\sum_l e^{z_{il}}/\partial z_{ik}
 # = e^{z_{ik}}/\sum_l e^{z_{il}} = p_{ik}$ and $\partial z_{iy_i}/\partial z_{ik} = [k = y_i]$,
@@ -44,7 +44,7 @@
 # $y_i$. For one logit, $\frac{\mathrm{d}}{\mathrm{d}z}\log(1 + e^z) = \operatorname{sigmoid}(z)$, so
 # $\partial\ell_i/\partial z_i = p_i - t_i$: the same form. The logits are linear in
 # $W$ and $b$ ($\partial z_{ik}/\partial w_{jk} = x_{ij}$, $\partial z_{ik}/\partial b_k = 1$),
-# and with $\Delta = (P - T)/m$ the chain rule gives
+# and with $\Delta = (P - T)/n$ the chain rule gives
 #
 # $$\frac{\partial J}{\partial W} = X^\top\Delta + \lambda W,\qquad
 # \frac{\partial J}{\partial b} = \Delta^\top\mathbf{1}.$$
@@ -58,7 +58,7 @@
 # (for one logit, $p_i(1 - p_i)$). With $\tilde x_i = (x_i, 1)$ and
 # $\Theta = [W;\, b^\top]$,
 #
-# $$\frac{\partial^2 J}{\partial\Theta_{ak}\,\partial\Theta_{cl}} = \frac{1}{m}\sum_i
+# $$\frac{\partial^2 J}{\partial\Theta_{ak}\,\partial\Theta_{cl}} = \frac{1}{n}\sum_i
 # \tilde x_{ia}\tilde x_{ic}(S_i)_{kl} + \lambda\,[a = c \le d]\,[k = l].$$
 #
 # Each $S_i$ is positive semi-definite, so $J$ is convex, and for $\lambda > 0$ it is
@@ -123,7 +123,7 @@ for name, task in tasks.items():
 def derivations_vs_autograd(task, lam, seed=0):
     """The page's derivations at a seeded random point (W, b), each against its oracle."""
     x, y = task.x_train, task.y_train
-    m, d = x.shape
+    n, d = x.shape
     k = 1 if task.n_classes == 2 else task.n_classes  # logits: one for two classes
     kind = f"{task.name}, K={task.n_classes}"
     generator = torch.Generator().manual_seed(seed)
@@ -136,12 +136,12 @@ def derivations_vs_autograd(task, lam, seed=0):
         lambda t: classifiers.objective(x, y, t[:d], t[d], lam), theta
     )
     h = classifiers.hessian(x, y, w.detach(), b.detach(), lam)
-    # The posterior with τ = 1/(mλ): -(1/m) log p(W, b | X, y) = J + (dk/2m) log(2πτ).
-    tau = 1 / (m * lam)
+    # The posterior with τ = 1/(nλ): -(1/n) log p(W, b | X, y) = J + (dk/2n) log(2πτ).
+    tau = 1 / (n * lam)
     w_post, b_post = w.detach().requires_grad_(), b.detach().requires_grad_()
     posterior = classifiers.scaled_negative_log_posterior(x, y, w_post, b_post, lam)
     posterior.backward()
-    constant = w.numel() / (2 * m) * math.log(2 * math.pi * tau)
+    constant = w.numel() / (2 * n) * math.log(2 * math.pi * tau)
     j_plus_constant = classifiers.objective(x, y, w.detach(), b.detach(), lam) + constant
     return [
         check(f"{kind}: gradient by hand vs autograd", relative_error(by_hand, [w.grad, b.grad]),
@@ -149,7 +149,7 @@ def derivations_vs_autograd(task, lam, seed=0):
         check(f"{kind}: Hessian by hand vs autograd",
               relative_error(h, autograd_hessian.reshape(h.shape)), below=TOLERANCES["hessian"],
               dtype=torch.float64),
-        check(f"{kind}: -(1/m) log posterior vs J + constant",
+        check(f"{kind}: -(1/n) log posterior vs J + constant",
               relative_error(posterior.detach(), j_plus_constant), below=TOLERANCES["posterior"],
               dtype=torch.float64),
         check(f"{kind}: posterior gradient vs gradient of J",
@@ -185,18 +185,18 @@ def optimum(name, lam):
 
 fit = optimum("blobs", lambd)
 x, y = tasks["blobs"].x_train, tasks["blobs"].y_train
-m = x.shape[0]
+n = x.shape[0]
 newton = pd.DataFrame({"iteration": range(fit.n_iter + 1), "J": fit.objective,
                        "largest entry of the gradient": fit.gradient_max})  # fmt: skip
 print(check("Newton: largest change of J over a step", newton["J"].diff().max(), at_most=0.0,
             origin="the prose: J never increases"))  # fmt: skip
-# The rounding level of the gradient at the optimum: each entry is a sum over the m rows
-# of |x_ij| |p_ik - t_ik| / m (plus λ|w_jk|), which float64 rounds by at most m ε times
+# The rounding level of the gradient at the optimum: each entry is a sum over the n rows
+# of |x_ij| |p_ik - t_ik| / n (plus λ|w_jk|), which float64 rounds by at most n ε times
 # the sum of the magnitudes; twice that allows for the last step's gradient and the new one's.
 residual = (fit.predict_proba(x) - torch.nn.functional.one_hot(y, 3)).abs()
-magnitude = max((x.abs().T @ residual / m + lambd * fit.w.abs()).max().item(),
+magnitude = max((x.abs().T @ residual / n + lambd * fit.w.abs()).max().item(),
                 residual.mean(dim=0).max().item())  # fmt: skip
-floor = 2 * m * eps * magnitude
+floor = 2 * n * eps * magnitude
 print(check("Newton: the last gradient's largest entry", fit.gradient_max[-1], below=floor,
             dtype=torch.float64, origin="2mε × the largest sum of magnitudes in an entry"))  # fmt: skip
 # Quadratic convergence: over the last two steps before the gradient reaches that level,
@@ -214,7 +214,7 @@ newton.style.format({"J": "{:.15f}", "largest entry of the gradient": "{:.2e}"})
 Markdown(
     "$J$ never increases, and the last gradient is at float64 rounding: "
     f"its largest entry, {fit.gradient_max[-1]:.1e}, is below the rounding level of the "
-    f"gradient's sums, {floor:.1e} (twice $m\\varepsilon$ times the largest sum of "
+    f"gradient's sums, {floor:.1e} (twice $n\\varepsilon$ times the largest sum of "
     "magnitudes behind an entry). Over the last two steps before that level, "
     "$-\\log_{10}$ of the largest gradient entry, its number of vanished digits, grew "
     "by a factor of "
@@ -225,10 +225,10 @@ Markdown(
 # %% [markdown]
 # **scikit-learn's `C`.** `LogisticRegression` with its default L2 penalty minimizes
 # $C\sum_i\ell_i + \frac{1}{2}\lVert W\rVert_F^2$, intercept unpenalized (for every
-# solver except liblinear). Dividing by $Cm$ changes no minimizer and leaves
-# $\frac{1}{m}\sum_i\ell_i + \frac{1}{2Cm}\lVert W\rVert_F^2$: this is $J$ with
+# solver except liblinear). Dividing by $Cn$ changes no minimizer and leaves
+# $\frac{1}{n}\sum_i\ell_i + \frac{1}{2Cn}\lVert W\rVert_F^2$: this is $J$ with
 #
-# $$C = \frac{1}{m\lambda}$$
+# $$C = \frac{1}{n\lambda}$$
 #
 # (`weightdecay.penalty.logistic_c`). The sum in scikit-learn against the mean here is
 # the whole difference, so the same $\lambda$ means a different `C` for each training-set
@@ -256,10 +256,10 @@ cap = sk_tol / smallest_lambda  # the stopping rule's reach at the smallest λ
 rows = []
 for name, task in tasks.items():
     x, y = task.x_train, task.y_train
-    m = x.shape[0]
+    n = x.shape[0]
     for lam in (smallest_lambda, 1e-2, 1.0):
         fit = optimum(name, lam)
-        model = LogisticRegression(C=logistic_c(lam, m), solver="newton-cholesky", tol=sk_tol,
+        model = LogisticRegression(C=logistic_c(lam, n), solver="newton-cholesky", tol=sk_tol,
                                    max_iter=1000)  # fmt: skip
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # stopping on the iteration budget fails the page
@@ -291,7 +291,7 @@ for name, task in tasks.items():
                     dtype=torch.float64, origin="2‖∇J‖/μ + 1e-14"))  # fmt: skip
         print(check(f"{kind}: ε‖θ*‖, the rounding of our optimum", eps * ours.norm().item(),
                     below=1e-14, dtype=torch.float64, origin="the 1e-14 allowed above"))  # fmt: skip
-        rows.append({"task": name, "λ": lam, "C": logistic_c(lam, m), "Newton steps": fit.n_iter,
+        rows.append({"task": name, "λ": lam, "C": logistic_c(lam, n), "Newton steps": fit.n_iter,
                      "W: relative difference": error_w, "b: relative difference": error_b,
                      "our gradient at theirs": g.abs().max().item(), "μ": mu,
                      "distance": distance, "bound": bound})  # fmt: skip
@@ -325,7 +325,7 @@ sklearn_table.style.format(
 # $w$ the penalty $\frac{\lambda}{2}(\lVert w_0\rVert^2 + \lVert w_1\rVert^2)$ is smallest
 # at $w_1 = -w_0 = w/2$, where it equals $\frac{\lambda}{4}\lVert w\rVert^2$. So the
 # two-output model with `weight_decay=λ` is logistic regression with $\lambda/2$, that is
-# scikit-learn's `C = 2/(mλ)`, not `1/(mλ)`. The cell below measures exactly this on
+# scikit-learn's `C = 2/(nλ)`, not `1/(nλ)`. The cell below measures exactly this on
 # the moons (optimum of the two-logit model at $\lambda$ against the one-logit model at
 # $\lambda/2$), against the rounding bound of two Newton optima,
 # $(d + 1)\,\kappa(H)\,\varepsilon$: each optimum is where the computed gradient
@@ -427,10 +427,10 @@ print(f"largest difference over all steps: {largest_step_error / eps:.2f} ε")
 # $\log p(y \mid X, W, b) = -\sum_i\ell_i$ exactly, with no noise scale left to choose.
 # With the prior $W \sim \mathcal N(0, \tau I)$ and a flat prior on $b$,
 #
-# $$-\frac{1}{m}\log p(W, b \mid X, y) = \frac{1}{m}\sum_i\ell_i + \frac{1}{2m\tau}\lVert W\rVert_F^2
+# $$-\frac{1}{n}\log p(W, b \mid X, y) = \frac{1}{n}\sum_i\ell_i + \frac{1}{2n\tau}\lVert W\rVert_F^2
 # + \text{const},$$
 #
-# which is $J$ when $\tau = 1/(m\lambda)$: the same map as for regression, with $m$
+# which is $J$ when $\tau = 1/(n\lambda)$: the same map as for regression, with $n$
 # the number of *rows* (the cross-entropy averages over rows; for multi-output regression
 # the MSE averaged over rows times outputs). The posterior lines of the first check
 # compute the left side with `torch.distributions.Categorical`/`Bernoulli` and
@@ -447,13 +447,13 @@ print(f"largest difference over all steps: {largest_step_error / eps:.2f} ε")
 # %%
 lambdas_shown = [1e-5, 1e-3, 1e-1, 1.0]
 task = tasks["moons"]
-m = task.x_train.shape[0]
+n = task.x_train.shape[0]
 rows = []
 for lam in lambdas_shown:
     fit = optimum("moons", lam)
     logits = task.x_test @ fit.w + fit.b
     confidence = fit.predict_proba(task.x_test).max(dim=1).values
-    rows.append({"λ": lam, "τ = 1/(mλ)": 1 / (m * lam), "√τ": (1 / (m * lam)) ** 0.5,
+    rows.append({"λ": lam, "τ = 1/(nλ)": 1 / (n * lam), "√τ": (1 / (n * lam)) ** 0.5,
                  "RMS of the fitted weights": fit.w.pow(2).mean().sqrt().item(),
                  "RMS of the test logits": logits.pow(2).mean().sqrt().item(),
                  "test points with confidence above 0.99": (confidence > 0.99).double().mean().item()})  # fmt: skip
@@ -467,7 +467,7 @@ print(check("share of test points above 0.99 at the smallest λ",
             prior_table["test points with confidence above 0.99"][0], above=0.5,
             origin="the prose: most test points"))  # fmt: skip
 prior_table.style.format(
-    {"λ": "{:g}", "τ = 1/(mλ)": "{:.4g}", "√τ": "{:.3g}", "RMS of the fitted weights": "{:.3g}",
+    {"λ": "{:g}", "τ = 1/(nλ)": "{:.4g}", "√τ": "{:.3g}", "RMS of the fitted weights": "{:.3g}",
      "RMS of the test logits": "{:.3g}", "test points with confidence above 0.99": "{:.1%}"}
 ).hide(axis="index")  # fmt: skip
 

@@ -45,12 +45,12 @@ F64 = torch.float64
 SKLEARN_TOLERANCE = 1e-14 / 1e-4
 
 
-def problem(m: int, d: int, n_classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def problem(n: int, d: int, n_classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Gaussian inputs and labels from a random linear model plus noise (not separable)."""
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(m, d, dtype=F64, generator=g)
+    x = torch.randn(n, d, dtype=F64, generator=g)
     scores = x @ torch.randn(d, n_classes, dtype=F64, generator=g)
-    labels = torch.argmax(scores + 1.5 * torch.randn(m, n_classes, dtype=F64, generator=g), 1)
+    labels = torch.argmax(scores + 1.5 * torch.randn(n, n_classes, dtype=F64, generator=g), 1)
     return x, labels
 
 
@@ -61,16 +61,16 @@ def point(d: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 @settings(max_examples=40)
 @given(
-    m=st.integers(2, 30),
+    n=st.integers(2, 30),
     d=st.integers(1, 5),
     n_classes=st.sampled_from([2, 3, 5]),
     lambd=st.floats(0.0, 10.0),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_gradient_and_hessian_match_autograd(
-    m: int, d: int, n_classes: int, lambd: float, seed: int
+    n: int, d: int, n_classes: int, lambd: float, seed: int
 ) -> None:
-    x, y = problem(m, d, n_classes, seed)
+    x, y = problem(n, d, n_classes, seed)
     k = 1 if n_classes == 2 else n_classes
     w0, b0 = point(d, k, seed)
     w, b = w0.clone().requires_grad_(), b0.clone().requires_grad_()
@@ -138,7 +138,7 @@ def test_bad_shapes_and_types_are_named() -> None:
     w, b = torch.zeros(2, 3, dtype=F64), torch.zeros(3, dtype=F64)
     with pytest.raises(TypeError, match="labels must be an int64 or int32"):
         gradient(x, y.double(), w, b, 0.1)
-    with pytest.raises(ValueError, match=r"x must have shape \(m, 2\), got \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 2\), got \(3, 4\)"):
         gradient(torch.zeros(3, 4, dtype=F64), y, w, b, 0.1)
     with pytest.raises(ValueError, match=r"b must have shape \(3,\), got \(2,\)"):
         gradient(x, y, w, torch.zeros(2, dtype=F64), 0.1)
@@ -204,26 +204,26 @@ def test_full_batch_gradient_descent_reaches_newtons_optimum() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    m=st.integers(20, 80),
+    n=st.integers(20, 80),
     d=st.integers(1, 6),
     n_classes=st.sampled_from([2, 3, 4]),
     log_lambd=st.floats(-4.0, 1.0),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_newton_optimum_equals_sklearn(
-    m: int, d: int, n_classes: int, log_lambd: float, seed: int
+    n: int, d: int, n_classes: int, log_lambd: float, seed: int
 ) -> None:
-    """The converged optimum against LogisticRegression(C=1/(m lambda)), binary and multinomial.
+    """The converged optimum against LogisticRegression(C=1/(n lambda)), binary and multinomial.
 
     Tolerance: SKLEARN_TOLERANCE (1e-10 norm-wise relative, scikit-learn's tol over the
     smallest lambda).
     """
     lambd = 10.0**log_lambd
-    x, y = problem(m, d, n_classes, seed)
+    x, y = problem(n, d, n_classes, seed)
     if len(torch.unique(y)) < n_classes:
         y[:n_classes] = torch.arange(n_classes)
     fit = fit_logistic(x, y, n_classes, lambd)
-    model = LogisticRegression(C=logistic_c(lambd, m), solver="newton-cholesky", tol=1e-14)
+    model = LogisticRegression(C=logistic_c(lambd, n), solver="newton-cholesky", tol=1e-14)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(x.numpy(), y.numpy())
@@ -270,17 +270,17 @@ def test_smallest_curvature_bounds_sklearns_distance_to_the_optimum(name: str) -
 
 @settings(max_examples=25, deadline=None)
 @given(
-    m=st.integers(3, 30),
+    n=st.integers(3, 30),
     d=st.integers(1, 4),
     n_classes=st.sampled_from([2, 3, 4]),
     lambd=st.floats(1e-3, 10.0),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_smallest_curvature_is_the_curvature_off_the_gauge_direction(
-    m: int, d: int, n_classes: int, lambd: float, seed: int
+    n: int, d: int, n_classes: int, lambd: float, seed: int
 ) -> None:
     """μ is positive, below every Rayleigh quotient off u, and equals one of them."""
-    x, y = problem(m, d, n_classes, seed)
+    x, y = problem(n, d, n_classes, seed)
     k = 1 if n_classes == 2 else n_classes
     w, b = point(d, k, seed)
     mu = smallest_curvature(x, y, w, b, lambd)
@@ -373,7 +373,7 @@ def test_page_identities_hold_on_the_tasks(name: str) -> None:
     """Gradient, Hessian and posterior on the page's tasks, within the page's tolerances."""
     task = make_task(name)
     x, y = task.x_train, task.y_train
-    m, d = x.shape
+    n, d = x.shape
     k = 1 if task.n_classes == 2 else task.n_classes
     w0, b0 = point(d, k, seed=0)
     w, b = w0.clone().requires_grad_(), b0.clone().requires_grad_()
@@ -390,7 +390,7 @@ def test_page_identities_hold_on_the_tasks(name: str) -> None:
     posterior = scaled_negative_log_posterior(x, y, w1, b1, 0.01)
     posterior.backward()
     assert w1.grad is not None and b1.grad is not None
-    expected = objective(x, y, w0, b0, 0.01) + log_prior_constant(w0.numel(), 0.01, m)
+    expected = objective(x, y, w0, b0, 0.01) + log_prior_constant(w0.numel(), 0.01, n)
     assert relative_error(posterior.detach(), expected) < TOLERANCES["posterior"][F64]
     assert relative_error([w1.grad, b1.grad], list(by_hand)) < bound
 

@@ -90,7 +90,7 @@ def test_copy_params_bad_layer(layer: nn.Module, error: type[Exception], match: 
 
 def test_scratch_bad_input() -> None:
     model = ScratchLinearRegression(4, 3, 0.1)
-    with pytest.raises(ValueError, match=r"x must have shape \(m, 4\), got \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 4\), got \(2, 5\)"):
         model.predict(torch.zeros(2, 5, dtype=torch.float64))
     with pytest.raises(TypeError, match="x must have dtype torch.float64, got torch.float32"):
         model.predict(torch.zeros(2, 4))

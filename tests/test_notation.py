@@ -75,7 +75,7 @@ PAGE_SYMBOLS: dict[str, str] = {
     "bayesian.py": r"D I N \eta \lambda \sigma \tau \theta \varepsilon g k n",
     "beyond-map.py": r"I \beta \lambda \tau \varepsilon b n",
     "classifiers.py": r"I J K N P S T W X Y Z \Delta \ell \eta \lambda \sigma \tau "
-    r"\varepsilon b d k m",
+    r"\varepsilon b d k n",
     "closed-form.py": r"I J W X Y \alpha \eta \lambda \theta \varepsilon b d k n s v",
     "data-parallel.py": r"A L R \ell \eta \lambda \theta \varepsilon m",
     "decay-cost.py": r"B D N \eta \lambda \tau \theta g m",

@@ -169,7 +169,7 @@ def check_matrix(
     shape = tuple((x := check_tensor(name, value)).shape)
     if columns is not None:
         if len(shape) != 2 or shape[1] != columns or rows not in (None, shape[0]):
-            want = f"({'m' if rows is None else rows}, {columns})"
+            want = f"({'n' if rows is None else rows}, {columns})"
             raise ValueError(f"{name} must have shape {want}, got {shape}")
     elif len(shape) != 2 or rows not in (None, shape[0]):
         with_rows = "" if rows is None else f" with {rows} rows"

@@ -2,8 +2,8 @@ r"""Weight decay on linear classifiers: cross-entropy, Newton's optimum, posteri
 
 Logits $Z = XW + \mathbf{1}b^\top$: one logit for two classes, $p_i = \sigma(z_i)$, else one
 per class, $P = \operatorname{softmax}(Z)$ (read from the columns of $W$). The objective
-$J = \frac{1}{m}\sum_i\ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2$ (bias free) is, up to a
-constant, minus the log-posterior over $m$ with $W \sim \mathcal N(0, I/(m\lambda))$.
+$J = \frac{1}{n}\sum_i\ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2$ (bias free) is, up to a
+constant, minus the log-posterior over $n$ with $W \sim \mathcal N(0, I/(n\lambda))$.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def class_probabilities(logits: Tensor) -> Tensor:
 
 
 def mean_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
-    r"""The mean cross-entropy $\frac{1}{m}\sum_i \ell_i$, computed stably from the logits.
+    r"""The mean cross-entropy $\frac{1}{n}\sum_i \ell_i$, computed stably from the logits.
 
     $\ell_i = \log(1 + e^{z_i}) - t_i z_i$ for one logit (that of class 1), else
     $\ell_i = \log\sum_k e^{z_{ik}} - z_{i y_i}$; PyTorch's two losses are the oracles.
@@ -129,7 +129,7 @@ def mean_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 def objective(x: Tensor, labels: Tensor, w: Tensor, b: Tensor, lambd: float) -> Tensor:
-    r"""$J(W, b) = \frac{1}{m}\sum_i\ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2$, the bias free.
+    r"""$J(W, b) = \frac{1}{n}\sum_i\ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2$, the bias free.
 
     `w` is (d, 1) and `b` (1,) for one logit, else (d, K) and (K,); at 0, $J = \log K$.
 
@@ -144,7 +144,7 @@ def objective(x: Tensor, labels: Tensor, w: Tensor, b: Tensor, lambd: float) -> 
     """
     lam = check_nonnegative("lambd", lambd)
     _check_problem(x, labels, w, b)
-    # $$J = \frac{1}{m}\sum_i \ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2$$
+    # $$J = \frac{1}{n}\sum_i \ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2$$
     return mean_cross_entropy(x @ w + b, labels) + lam / 2 * w.pow(2).sum()
 
 
@@ -153,7 +153,7 @@ def gradient(
 ) -> tuple[Tensor, Tensor]:
     r"""The hand-derived gradient of $J$: $(X^\top\Delta + \lambda W,\ \Delta^\top\mathbf{1})$.
 
-    $\Delta = (P - T)/m$, with $T$ the labels as a column for one logit, else one-hot rows.
+    $\Delta = (P - T)/n$, with $T$ the labels as a column for one logit, else one-hot rows.
 
     Examples
     --------
@@ -171,7 +171,7 @@ def gradient(
     k = w.shape[1]
     p = class_probabilities(x @ w + b)[:, -k:]  # $P$ (for one logit, the column $p$)
     t = (labels.unsqueeze(1) if k == 1 else torch.nn.functional.one_hot(labels, k)).to(x.dtype)
-    delta = (p - t) / x.shape[0]  # $$\Delta = \frac{1}{m}(P - T)$$
+    delta = (p - t) / x.shape[0]  # $$\Delta = \frac{1}{n}(P - T)$$
     grad_w = x.T @ delta + lam * w  # $$\partial J/\partial W = X^\top\Delta + \lambda W$$
     grad_b = delta.sum(dim=0)  # $$\partial J/\partial b = \Delta^\top\mathbf{1}$$
     return grad_w, grad_b
@@ -181,7 +181,7 @@ def hessian(x: Tensor, labels: Tensor, w: Tensor, b: Tensor, lambd: float) -> Te
     r"""The Hessian of $J$ in $\Theta = [W;\, b^\top]$, flattened by rows (labels only checked).
 
     With $\tilde x_i = (x_i, 1)$, $S_i = \operatorname{diag}(p_i) - p_i p_i^\top$ ($p_i(1 - p_i)$
-    for one logit), $H_{ak,cl} = \frac{1}{m}\sum_i \tilde x_{ia}\tilde x_{ic}(S_i)_{kl}
+    for one logit), $H_{ak,cl} = \frac{1}{n}\sum_i \tilde x_{ia}\tilde x_{ic}(S_i)_{kl}
     + \lambda[a = c \le d][k = l]$; singular along `gauge_direction` for two or more logits.
 
     Examples
@@ -198,16 +198,16 @@ def hessian(x: Tensor, labels: Tensor, w: Tensor, b: Tensor, lambd: float) -> Te
     """
     lam = check_nonnegative("lambd", lambd)
     x, labels = _check_problem(x, labels, w, b)
-    (m, d), k = x.shape, w.shape[1]
+    (n, d), k = x.shape, w.shape[1]
     p = class_probabilities(x @ w + b)[:, -k:]
     if k == 1:
         s = (p * (1 - p)).unsqueeze(2)  # $$S_i = p_i(1 - p_i)$$
     else:
         # $$S_i = \operatorname{diag}(p_i) - p_i p_i^\top$$
         s = torch.diag_embed(p) - p.unsqueeze(2) * p.unsqueeze(1)
-    x_tilde = torch.cat([x, torch.ones(m, 1, dtype=x.dtype)], dim=1)
-    # $$H_{ak,cl} = \frac{1}{m}\sum_i \tilde x_{ia}\tilde x_{ic}(S_i)_{kl}$$
-    h = torch.einsum("ia,ic,ikl->akcl", x_tilde, x_tilde, s).reshape((d + 1) * k, (d + 1) * k) / m
+    x_tilde = torch.cat([x, torch.ones(n, 1, dtype=x.dtype)], dim=1)
+    # $$H_{ak,cl} = \frac{1}{n}\sum_i \tilde x_{ia}\tilde x_{ic}(S_i)_{kl}$$
+    h = torch.einsum("ia,ic,ikl->akcl", x_tilde, x_tilde, s).reshape((d + 1) * k, (d + 1) * k) / n
     h.diagonal()[: d * k] += lam  # $$+\,\lambda I$$ on the weights only, none on $b$
     return h
 
@@ -239,9 +239,9 @@ def categorical_log_likelihood(logits: Tensor, labels: Tensor) -> Tensor:
 def scaled_negative_log_posterior(
     x: Tensor, labels: Tensor, w: Tensor, b: Tensor, lambd: float
 ) -> Tensor:
-    r"""$-\frac{1}{m}[\log p(y \mid X, W, b) + \log p(W)]$ with $W \sim \mathcal N(0, \tau I)$.
+    r"""$-\frac{1}{n}[\log p(y \mid X, W, b) + \log p(W)]$ with $W \sim \mathcal N(0, \tau I)$.
 
-    $\tau = 1/(m\lambda)$, $b$ flat: `objective` plus ``log_prior_constant(w.numel(), lambd, m)``.
+    $\tau = 1/(n\lambda)$, $b$ flat: `objective` plus ``log_prior_constant(w.numel(), lambd, n)``.
 
     Examples
     --------
@@ -256,10 +256,10 @@ def scaled_negative_log_posterior(
     True
     """
     lam = check_positive("lambd", lambd)
-    m = check_matrix("x", x).shape[0]
-    tau = prior_variance(lam, m)  # $$\tau = \frac{1}{m\lambda}$$
-    # $$-\frac{1}{m}\left[\log p(y \mid X, W, b) + \log p(W)\right]$$
-    return -(categorical_log_likelihood(x @ w + b, labels) + gaussian_log_prior(w, tau)) / m
+    n = check_matrix("x", x).shape[0]
+    tau = prior_variance(lam, n)  # $$\tau = \frac{1}{n\lambda}$$
+    # $$-\frac{1}{n}\left[\log p(y \mid X, W, b) + \log p(W)\right]$$
+    return -(categorical_log_likelihood(x @ w + b, labels) + gaussian_log_prior(w, tau)) / n
 
 
 def gauge_direction(n_features: int, n_logits: int, dtype: torch.dtype) -> Tensor:

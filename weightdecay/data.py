@@ -262,10 +262,10 @@ def high_dimensional_regression(
 
 
 def polynomial_features(x: Tensor, degree: int) -> Tensor:
-    r"""The monomials $x_1^i x_2^j$, $1 \le i + j \le q$, of points `x` of shape (m, 2).
+    r"""The monomials $x_1^i x_2^j$, $1 \le i + j \le q$, of points `x` of shape (n, 2).
 
     In scikit-learn's `PolynomialFeatures` order (by degree, then by falling $i$), without
-    its constant column: shape (m, q(q + 3)/2).
+    its constant column: shape (n, q(q + 3)/2).
 
     Examples
     --------
@@ -276,7 +276,7 @@ def polynomial_features(x: Tensor, degree: int) -> Tensor:
     """
     if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != 2:
         found = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"x must have shape (m, 2), got {found}")
+        raise ValueError(f"x must have shape (n, 2), got {found}")
     q = check_count("degree", degree)
     powers = [(i, p - i) for p in range(1, q + 1) for i in range(p, -1, -1)]
     return torch.stack([x[:, 0].pow(i) * x[:, 1].pow(j) for i, j in powers], dim=1)

@@ -192,7 +192,7 @@ class ScratchLinearRegression(_Scratch):
 class ScratchLogisticRegression(_Scratch):
     r"""Logistic (two classes, one logit) or softmax regression trained by hand-derived steps.
 
-    $J = \frac{1}{m}\sum_i \ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2$ with the cross-entropy
+    $J = \frac{1}{n}\sum_i \ell_i + \frac{\lambda}{2}\lVert W\rVert_F^2$ with the cross-entropy
     $\ell_i$, stepping on `weightdecay.classifiers.gradient`. ``w`` has shape (d, 1) for two
     classes, else (d, K); the initial ``w``, ``b`` are 0.1 times standard normal draws.
 

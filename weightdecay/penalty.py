@@ -163,10 +163,10 @@ def decay_from_ridge_alpha(alpha: float, n_train: int, n_targets: int = 1) -> fl
 
 
 def logistic_c(lambd: float, n_train: int) -> float:
-    r"""scikit-learn's $C = 1/(m\lambda)$ for decay $\lambda > 0$ on $m$ samples.
+    r"""scikit-learn's $C = 1/(n\lambda)$ for decay $\lambda > 0$ on $n$ training rows.
 
     `LogisticRegression` minimizes $C\sum_i\ell_i + \frac{1}{2}\lVert W\rVert_F^2$; divided by
-    $Cm$ it is the mean loss plus $\frac{\lambda}{2}\lVert W\rVert_F^2$ with $\lambda = 1/(Cm)$.
+    $Cn$ it is the mean loss plus $\frac{\lambda}{2}\lVert W\rVert_F^2$ with $\lambda = 1/(Cn)$.
 
     Examples
     --------
@@ -177,13 +177,13 @@ def logistic_c(lambd: float, n_train: int) -> float:
     0.01
     """
     lam = check_positive("lambd", lambd)
-    m = check_count("n_train", n_train)
-    # $$C = \frac{1}{m\lambda}$$
-    return 1.0 / (m * lam)
+    n = check_count("n_train", n_train)
+    # $$C = \frac{1}{n\lambda}$$
+    return 1.0 / (n * lam)
 
 
 def decay_from_logistic_c(c: float, n_train: int) -> float:
-    r"""The decay $\lambda = 1/(Cm)$ that scikit-learn's ``C > 0`` means on $m$ samples.
+    r"""The decay $\lambda = 1/(Cn)$ that scikit-learn's ``C > 0`` means on $n$ training rows.
 
     Examples
     --------
@@ -192,6 +192,6 @@ def decay_from_logistic_c(c: float, n_train: int) -> float:
     0.01
     """
     c_value = check_positive("c", c)
-    m = check_count("n_train", n_train)
-    # $$\lambda = \frac{1}{Cm}$$
-    return 1.0 / (c_value * m)
+    n = check_count("n_train", n_train)
+    # $$\lambda = \frac{1}{Cn}$$
+    return 1.0 / (c_value * n)
