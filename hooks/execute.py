@@ -489,7 +489,13 @@ def _execute(source: Path, executed: Path, schedule: Schedule, phase: _Phase) ->
         specs = KernelSpecManager(kernel_dirs=[str(schedule.kernels)])
         client = nbclient.NotebookClient(
             notebook,
-            km=AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs),
+            km=AsyncKernelManager(
+                kernel_name=KERNEL_NAME,
+                kernel_spec_manager=specs,
+                # Unix sockets beside the kernel spec, not TCP ports on the loopback
+                transport="ipc",
+                ip=str(schedule.kernels.parent / source.stem),
+            ),
             timeout=None,
             allow_errors=False,
             resources={"metadata": {"path": str(ROOT)}},
@@ -560,8 +566,12 @@ def _thread_env(threads: int) -> dict[str, str]:
     }
 
 
+_PRINTING = threading.Lock()  # one line at a time from the pages' threads
+
+
 def _report(message: str) -> None:
-    print(message, flush=True)
+    with _PRINTING:
+        print(message, flush=True)
 
 
 def execute_pages(
