@@ -51,10 +51,8 @@ from pathlib import Path
 import jupytext
 import nbclient
 import nbformat
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
 
-from hooks.kernels import KERNEL_NAME, KernelServer, page_imports
+from hooks.kernels import KernelServer, page_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -383,7 +381,7 @@ class Schedule:
     threads: int
     total: int
     report: Report
-    kernels: Path  # the kernel spec directory of the run's `KernelServer`
+    kernels: KernelServer  # each page's kernel forks from it
     alone: threading.Lock = field(default_factory=threading.Lock)
     failed: threading.Event = field(default_factory=threading.Event)
     finished: int = 0
@@ -486,16 +484,9 @@ def _execute(source: Path, executed: Path, schedule: Schedule, phase: _Phase) ->
         text = source.read_text()
         notebook = jupytext.reads(text, fmt="py:percent")
         timed_from = first_timed_cell(notebook)
-        specs = KernelSpecManager(kernel_dirs=[str(schedule.kernels)])
         client = nbclient.NotebookClient(
             notebook,
-            km=AsyncKernelManager(
-                kernel_name=KERNEL_NAME,
-                kernel_spec_manager=specs,
-                # Unix sockets beside the kernel spec, not TCP ports on the loopback
-                transport="ipc",
-                ip=str(schedule.kernels.parent / source.stem),
-            ),
+            km=schedule.kernels.manager(source.stem),
             timeout=None,
             allow_errors=False,
             resources={"metadata": {"path": str(ROOT)}},
@@ -651,7 +642,7 @@ def execute_pages(
         ):
             schedule = Schedule(Gate(workers, [page.name for page in order]),
                                 Countdown(len(todo)), cores, threads, len(todo), report,
-                                kernels.spec_dir)  # fmt: skip
+                                kernels)  # fmt: skip
             futures = [
                 pool.submit(execute_page, page, executed_path(out_dir, page), schedule)
                 for page in order

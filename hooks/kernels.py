@@ -33,6 +33,10 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: the stand-in that imports this file starts fast
+    from jupyter_client.manager import AsyncKernelManager
 
 HERE = Path(__file__).resolve()
 INLINE = "module://matplotlib_inline.backend_inline"  # what ipykernel sets, if unset
@@ -82,18 +86,16 @@ class KernelServer:
         The server's working directory, put first on its ``sys.path`` as ``python -m``
         would (the kernels' own directory replaces it in each kernel).
 
-    Use it as a context manager; `spec_dir` is the directory to hand to a
-    ``KernelSpecManager`` (``kernel_dirs``), where it finds the ``python3`` kernel.
+    Use it as a context manager; `manager` gives the kernel manager of one page's kernel.
     """
 
     def __init__(self, preload: Iterable[str], env: dict[str, str], cwd: Path) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="kernels-")
-        root = Path(self._directory.name)
-        self.socket_path = root / "server.sock"
-        self.spec_dir = root / "kernels"
-        spec = self.spec_dir / KERNEL_NAME
+        self._root = Path(self._directory.name)
+        socket_path = self._root / "server.sock"
+        spec = self._root / "kernels" / KERNEL_NAME
         spec.mkdir(parents=True)
-        argv = [sys.executable, str(HERE), "connect", str(self.socket_path)]
+        argv = [sys.executable, str(HERE), "connect", str(socket_path)]
         kernel = {
             "argv": [*argv, "-f", "{connection_file}"],
             "display_name": "Python 3 (ipykernel)",
@@ -101,7 +103,7 @@ class KernelServer:
         }
         (spec / "kernel.json").write_text(json.dumps(kernel))
         self._process = subprocess.Popen(
-            [sys.executable, str(HERE), "serve", str(self.socket_path), *preload],
+            [sys.executable, str(HERE), "serve", str(socket_path), *preload],
             stdin=subprocess.PIPE,  # the server ends when this pipe closes
             stdout=subprocess.PIPE,
             env={**env, "MPLBACKEND": env.get("MPLBACKEND", INLINE)},
@@ -113,6 +115,18 @@ class KernelServer:
         if ready.strip() != "ready":
             self.close()
             raise RuntimeError(f"the kernel server did not start (it printed {ready!r})")
+
+    def manager(self, name: str) -> AsyncKernelManager:
+        """The manager of a kernel forked from this server, named `name` (a page's stem).
+
+        The kernel talks over Unix sockets in the server's directory, not over TCP ports.
+        """
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import AsyncKernelManager
+
+        specs = KernelSpecManager(kernel_dirs=[str(self._root / "kernels")])
+        return AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs,
+                                  transport="ipc", ip=str(self._root / name))  # fmt: skip
 
     def close(self) -> None:
         """Stop the server (it kills the kernels still running) and remove its files."""

@@ -145,18 +145,16 @@ def mask_timings(text: str) -> str:
     return _TIMING_SENTENCE.sub("<timing sentence>", _SECONDS.sub("<seconds>", text))
 
 
-def execute_page(path: str, threads: int = 1) -> list[list[dict[str, str]]]:
-    """Execute one py:percent page with nbclient; return each code cell's outputs.
+def execute_page(path: str) -> list[list[dict[str, str]]]:
+    """Execute one py:percent page with nbclient in a plain kernel of its own, with one
+    thread (as in the build's parallel phase); return each code cell's outputs.
 
     Each output becomes a dict of MIME type (or ``stream``) to text, with timings masked.
     """
     import jupytext
     import nbclient
 
-    # As in the site build: `threads` per kernel (1 when two kernels share the two cores).
-    count = str(threads)
-    os.environ.update(OMP_NUM_THREADS=count, MKL_NUM_THREADS=count, OPENBLAS_NUM_THREADS=count)
-
+    threads = dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "1")
     notebook = jupytext.read(path)
     nbclient.NotebookClient(
         notebook,
@@ -164,7 +162,7 @@ def execute_page(path: str, threads: int = 1) -> list[list[dict[str, str]]]:
         timeout=600,
         resources={"metadata": {"path": str(ROOT)}},
         shutdown_kernel="immediate",
-    ).execute()
+    ).execute(env={**os.environ, **threads})
     return notebook_outputs(notebook)
 
 

@@ -325,11 +325,11 @@ def run_data_parallel(
     by `weight_decay` and its biases not (`weightdecay.optim.decay_groups`); `seed` draws it
     and 128 regression rows, taken 32 per step in a fixed order. The ranks (gloo on
     ``tcp://127.0.0.1``, one thread each) run the `setups` (names in `SETUPS`, all by default)
-    in one ``torch.multiprocessing.start_processes`` (forked from a fresh fork server), each
-    on its contiguous $1/R$ part of every batch;
-    the reference runs the same recipe in this process on the full batches. The ranks do not
-    run the caller's main script again, so a script may call this at top level without
-    ``if __name__ == "__main__":``. A failing rank raises here, with its traceback.
+    in one ``torch.multiprocessing.start_processes`` (forked from a fresh fork server),
+    each on its contiguous $1/R$ part of every batch; the reference runs the same recipe
+    in this process on the full batches. The ranks do not run the caller's main script
+    again, so a script may call this at top level without ``if __name__ == "__main__":``.
+    A failing rank raises here, with its traceback.
 
     Examples
     --------
